@@ -81,14 +81,15 @@ class PageError(AssertionError):
 
 def run_page(path: Path, workdir: Path) -> dict:
     """Execute a page's blocks in ``workdir``; return the final namespace."""
-    path = Path(path)
-    workdir = Path(workdir)
+    path = Path(path).resolve()
+    workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     namespace: dict = {"__name__": "__main__"}
     previous = os.getcwd()
+    blocks = parse_blocks(path)
     os.chdir(workdir)
     try:
-        for block in parse_blocks(path):
+        for block in blocks:
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
                 try:

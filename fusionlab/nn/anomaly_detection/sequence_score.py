@@ -83,16 +83,11 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
     **kwargs
         Passed to :class:`keras.layers.Layer`.
 
-    Input shape
-    -----------
-    ``(batch, features)``, or ``(batch, steps, features)`` with ``pooling``.
-
-    Output shape
-    ------------
-    ``(batch, 1)``.
-
     Notes
     -----
+    Input shape: ``(batch, features)``, or ``(batch, steps, features)`` with
+    ``pooling``. Output shape: ``(batch, 1)``.
+
     To accept other inputs in a subclass, override
     :meth:`validate_input_shape` (and ``call``).
 
