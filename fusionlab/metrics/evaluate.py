@@ -138,10 +138,11 @@ def evaluate(detector_or_scores, X, labels, threshold=None, *, name=None,
     """
     vus_window = check_non_negative_int(vus_window, "vus_window")
     if hasattr(detector_or_scores, "score_samples"):
-        scores = _scores_of(detector_or_scores, X)
         source = "given"
         if threshold is None:
+            # Before scoring, so an unfitted detector gets this message.
             threshold, source = _detector_threshold(detector_or_scores), "detector"
+        scores = _scores_of(detector_or_scores, X)
         default_name = type(detector_or_scores).__name__
     else:
         scores = detector_or_scores
