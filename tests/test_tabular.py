@@ -175,7 +175,7 @@ def test_blame_is_summed_back_to_source_columns(ae_detector, frame):
     # Recompute the per-feature errors by hand and group them by source column.
     X = det.preprocessor_.transform(coerce_frame(frame, det.column_types_))
     recon = np.asarray(det.model_.predict(X.astype("float32"), verbose=0), "float64")
-    errors = pd.DataFrame(np.square(X - recon),
+    errors = pd.DataFrame(np.square(X - recon) / det.feature_error_scale_,
                           columns=det.preprocessor_.feature_sources_)
     by_column = errors.T.groupby(level=0, sort=False).sum().T
     for anomaly in anomalies:

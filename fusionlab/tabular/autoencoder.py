@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from .._validation import check_positive_int
+from .._validation import check_positive_int, check_rate
 
 __all__ = ["TabularAutoencoder"]
 
@@ -45,7 +45,7 @@ class TabularAutoencoder(keras.Model):
     """
 
     def __init__(self, n_features, encoding_dim=8, hidden_units=(64, 32),
-                 activation="relu", **kwargs):
+                 activation="relu", input_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         self.n_features = check_positive_int(n_features, "n_features")
         self.encoding_dim = check_positive_int(encoding_dim, "encoding_dim")
@@ -59,6 +59,8 @@ class TabularAutoencoder(keras.Model):
         )
         self.activation = activation
         keras.activations.get(activation)  # fails at once on an unknown name
+        self.input_dropout = check_rate(input_dropout, "input_dropout", include_high=False)
+        self.dropout = keras.layers.Dropout(self.input_dropout, name="input_dropout")
         self.encoder_layers = [
             keras.layers.Dense(u, activation=activation, name=f"encoder_{i}")
             for i, u in enumerate(self.hidden_units)
@@ -87,8 +89,10 @@ class TabularAutoencoder(keras.Model):
             x = layer(x)
         return x
 
-    def call(self, inputs):
-        x = self.encode(inputs)
+    def call(self, inputs, training=None):
+        # Dropping inputs while training makes the model rebuild each value
+        # from the other columns instead of copying it through.
+        x = self.encode(self.dropout(inputs, training=training))
         for layer in self.decoder_layers:
             x = layer(x)
         return x
@@ -105,6 +109,7 @@ class TabularAutoencoder(keras.Model):
             "encoding_dim": self.encoding_dim,
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
+            "input_dropout": self.input_dropout,
         })
         return config
 

@@ -86,10 +86,13 @@ class TabularAnomalyDetector(BaseEstimator):
 
     With ``method="autoencoder"`` a dense
     :class:`~fusionlab.tabular.autoencoder.TabularAutoencoder` learns to
-    reconstruct the encoded rows; a row's score is its mean squared
-    reconstruction error and a column's blame the sum of the squared errors
-    of the encoded features it produced (all one-hot columns of a category,
-    the four features of a date). With ``method="isolation_forest"`` the score
+    reconstruct the encoded rows. Each encoded feature's squared
+    reconstruction error is divided by its mean over the training rows
+    (``feature_error_scale_``), so that a feature the model always rebuilds
+    well (a one-hot column tied to another column) weighs as much as a noisy
+    one; a row's score is the mean of these normalised errors and a column's
+    blame their sum over the encoded features it produced (all one-hot
+    columns and the unseen flag of a category, the four features of a date). With ``method="isolation_forest"`` the score
     is scikit-learn's :class:`~sklearn.ensemble.IsolationForest` anomaly score
     (``-score_samples``) and a column's blame is the sum, over its encoded
     features, of the absolute robust z-score ``|x - median| / IQR`` of the
@@ -115,8 +118,14 @@ class TabularAnomalyDetector(BaseEstimator):
         Seed. For the autoencoder it is passed to
         :func:`keras.utils.set_random_seed`, which also seeds Python's and
         NumPy's global generators.
-    activation : str, default="relu"
-        Activation of the autoencoder's hidden layers.
+    activation : str, default="tanh"
+        Activation of the autoencoder's hidden layers. The bounded ``tanh``
+        cannot extrapolate an extreme input linearly to the output (ReLU
+        layers can), so extreme values are not reconstructed.
+    input_dropout : float, default=0.2
+        Share of the inputs dropped at random while training, so that the
+        model learns to rebuild each column from the others (for example a
+        currency from its country) rather than to copy it.
     learning_rate : float, default=1e-3
         Adam learning rate of the autoencoder.
     n_estimators : int, default=200
@@ -161,7 +170,12 @@ class TabularAnomalyDetector(BaseEstimator):
     threshold_ : float
         Score above which a row is anomalous.
     history_ : dict
-        Keras training history (loss per epoch); empty for the forest.
+        Keras training history (Huber loss per epoch); empty for the forest.
+    feature_error_scale_ : numpy.ndarray or None
+        Mean training squared error of each encoded feature (autoencoder).
+    blame_center_, blame_scale_ : numpy.ndarray or None
+        Median and robust scale of the encoded training rows (isolation
+        forest blame).
 
     Notes
     -----
@@ -192,8 +206,8 @@ class TabularAnomalyDetector(BaseEstimator):
     """
 
     def __init__(self, encoding_dim=8, hidden_units=(64, 32), threshold_percentile=95,
-                 method="autoencoder", random_state=None, *, activation="relu",
-                 learning_rate=1e-3, n_estimators=200, max_categories=50, clip=20.0,
+                 method="autoencoder", random_state=None, *, activation="tanh",
+                 input_dropout=0.2, learning_rate=1e-3, n_estimators=200, max_categories=50, clip=20.0,
                  column_types=None, top_features=3, verbose=0):
         # Arguments are checked here so that a bad one fails at once, and
         # stored unchanged so that scikit-learn's get_params/clone work.
@@ -209,6 +223,7 @@ class TabularAnomalyDetector(BaseEstimator):
         if not isinstance(activation, str):
             raise TypeError(f"`activation` must be a Keras activation name; "
                             f"received {activation!r}.")
+        check_rate(input_dropout, "input_dropout", include_high=False)
         check_rate(learning_rate, "learning_rate", low=0.0, high=10.0)
         if learning_rate == 0:
             raise ValueError("`learning_rate` must be > 0; received 0.")
@@ -226,6 +241,7 @@ class TabularAnomalyDetector(BaseEstimator):
         self.method = method
         self.random_state = random_state
         self.activation = activation
+        self.input_dropout = input_dropout
         self.learning_rate = learning_rate
         self.n_estimators = n_estimators
         self.max_categories = max_categories
@@ -284,7 +300,7 @@ class TabularAnomalyDetector(BaseEstimator):
                     "method='isolation_forest'.", UserWarning, stacklevel=2)
                 method = "isolation_forest"
         self.history_ = {}
-        self._blame_center = self._blame_scale = None
+        self.feature_error_scale_ = self.blame_center_ = self.blame_scale_ = None
         if method == "autoencoder":
             self.model_ = self._train_autoencoder(
                 autoencoder_cls, X, epochs, batch_size, validation_split)
@@ -294,6 +310,8 @@ class TabularAnomalyDetector(BaseEstimator):
             self._set_blame_stats(X)
 
         self.method_ = method
+        if method == "autoencoder":
+            self._set_error_scale(X)
         self.feature_names_in_ = list(df.columns)
         self.n_features_in_ = len(self.feature_names_in_)
         self.column_types_ = types
@@ -323,15 +341,30 @@ class TabularAnomalyDetector(BaseEstimator):
         # Keras validates on the last rows: shuffle so they are a random sample.
         order = np.random.default_rng(self.random_state).permutation(len(X))
         data = X[order].astype("float32")
+        # Huber loss: the few anomalies in the training rows must not pull the
+        # model into reconstructing them, as a squared loss would.
         model = autoencoder_cls(
             n_features=X.shape[1], encoding_dim=self.encoding_dim,
-            hidden_units=tuple(self.hidden_units), activation=self.activation)
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+            hidden_units=tuple(self.hidden_units), activation=self.activation,
+            input_dropout=float(self.input_dropout))
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+                      loss=keras.losses.Huber(delta=1.0))
         history = model.fit(data, data, epochs=epochs, batch_size=batch_size,
                             validation_split=validation_split, shuffle=True,
                             verbose=self.verbose)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         return model
+
+    def _set_error_scale(self, X):
+        errors = np.square(X - self._reconstruct(X))
+        mean = errors.mean(axis=0)
+        # Floor: a feature reconstructed perfectly in training must not turn
+        # a rounding difference into a huge blame.
+        self.feature_error_scale_ = np.maximum(mean, 1e-2 * mean.mean() + 1e-12)
+
+    def _reconstruct(self, X):
+        return np.asarray(self.model_.predict(X.astype("float32"), batch_size=1024,
+                                              verbose=0), dtype="float64")
 
     def _set_blame_stats(self, X):
         center = np.median(X, axis=0)
@@ -339,7 +372,7 @@ class TabularAnomalyDetector(BaseEstimator):
         scale = q75 - q25
         std = X.std(axis=0)
         scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.0))
-        self._blame_center, self._blame_scale = center, scale
+        self.blame_center_, self.blame_scale_ = center, scale
 
     # -- scoring --------------------------------------------------------------
     def _check_fitted(self):
@@ -371,13 +404,11 @@ class TabularAnomalyDetector(BaseEstimator):
     def _score_matrix(self, X):
         """Return row scores and per-encoded-feature errors (both float64)."""
         if self.method_ == "autoencoder":
-            recon = np.asarray(self.model_.predict(X.astype("float32"), batch_size=1024,
-                                                   verbose=0), dtype="float64")
-            errors = np.square(X - recon)
+            errors = np.square(X - self._reconstruct(X)) / self.feature_error_scale_
             scores = errors.mean(axis=1)
         else:
             scores = -self.model_.score_samples(X)
-            errors = np.abs(X - self._blame_center) / self._blame_scale
+            errors = np.abs(X - self.blame_center_) / self.blame_scale_
         return scores, errors
 
     def _column_errors(self, errors):
@@ -435,9 +466,10 @@ class TabularAnomalyDetector(BaseEstimator):
                       "reconstruction_error": float}, ...],   # top_features
                  "raw_data": {column: value, ...}}
 
-            ``reconstruction_error`` is the column's blame: its summed squared
-            reconstruction error, or summed absolute robust z-score for the
-            isolation forest. Missing values are ``None``.
+            ``reconstruction_error`` is the column's blame: the sum of its
+            encoded features' squared reconstruction errors, each divided by
+            its mean training error (autoencoder), or of their absolute robust
+            z-scores (isolation forest). Missing values are ``None``.
         """
         df = self._prepare(df)
         if len(df) == 0:
@@ -501,12 +533,13 @@ class TabularAnomalyDetector(BaseEstimator):
         }
         if self.method_ == "autoencoder":
             self.model_.save(path / _KERAS_FILE)
+            config["feature_error_scale_"] = self.feature_error_scale_.tolist()
         else:
             import joblib
 
             joblib.dump(self.model_, path / _FOREST_FILE)
-            config["blame_center"] = self._blame_center.tolist()
-            config["blame_scale"] = self._blame_scale.tolist()
+            config["blame_center_"] = self.blame_center_.tolist()
+            config["blame_scale_"] = self.blame_scale_.tolist()
         (path / _CONFIG_FILE).write_text(json.dumps(config, indent=1, allow_nan=False))
         return path
 
@@ -547,16 +580,18 @@ class TabularAnomalyDetector(BaseEstimator):
         self.preprocessor_ = TabularPreprocessor.from_dict(config["preprocessor"])
         self.encoded_feature_names_ = list(self.preprocessor_.feature_names_out_)
         self.history_ = config["history_"]
-        self._blame_center = self._blame_scale = None
+        self.feature_error_scale_ = self.blame_center_ = self.blame_scale_ = None
         if self.method_ == "autoencoder":
             _import_autoencoder()  # registers the class with Keras
             import keras
 
             self.model_ = keras.saving.load_model(path / _KERAS_FILE)
+            self.feature_error_scale_ = np.asarray(config["feature_error_scale_"],
+                                                   dtype="float64")
         else:
             import joblib
 
             self.model_ = joblib.load(path / _FOREST_FILE)
-            self._blame_center = np.asarray(config["blame_center"], dtype="float64")
-            self._blame_scale = np.asarray(config["blame_scale"], dtype="float64")
+            self.blame_center_ = np.asarray(config["blame_center_"], dtype="float64")
+            self.blame_scale_ = np.asarray(config["blame_scale_"], dtype="float64")
         return self
