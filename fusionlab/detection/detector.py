@@ -30,7 +30,7 @@ from .models import build_model
 from .period import choose_window
 from .scoring import point_errors
 from .thresholds import get_threshold
-from .windowing import WindowDataset
+from .windowing import WindowDataset, window_starts
 
 __all__ = ["AnomalyDetector"]
 
@@ -98,6 +98,14 @@ class AnomalyDetector(BaseEstimator):
         validation when 0, or (with a ``UserWarning``) when either part would
         hold fewer points than a window.
     learning_rate : float, default=1e-3
+    robust : bool, default=True
+        Two-stage training, for training data that contain anomalies: a first
+        model is trained on all windows and scores the training points; the
+        windows covering the ``contamination`` fraction of highest-scoring
+        points are left out and a *fresh* model is trained on the others (the
+        validation windows are kept). Without it an autoencoder tends to
+        learn to reconstruct the anomalies it was trained on (a level shift
+        then only scores at its edges). Doubles the training time.
     callbacks : list of keras.callbacks.Callback, optional
         Passed to ``model.fit`` (not saved).
     random_state : int, optional
@@ -168,6 +176,7 @@ class AnomalyDetector(BaseEstimator):
         batch_size=64,
         validation_split=0.1,
         learning_rate=1e-3,
+        robust=True,
         callbacks=None,
         random_state=None,
         impute=None,
@@ -188,6 +197,7 @@ class AnomalyDetector(BaseEstimator):
         self.batch_size = batch_size
         self.validation_split = validation_split
         self.learning_rate = learning_rate
+        self.robust = robust
         self.callbacks = callbacks
         self.random_state = random_state
         self.impute = impute
@@ -213,6 +223,8 @@ class AnomalyDetector(BaseEstimator):
         if self.contamination == 0:
             raise ValueError("`contamination` must be in (0, 0.5]; received 0.")
         check_rate(self.learning_rate, "learning_rate", low=0.0, high=np.inf)
+        if not isinstance(self.robust, bool):
+            raise TypeError(f"`robust` must be True or False; received {self.robust!r}.")
         check_option(self.impute, "impute", (None, "linear", "ffill"))
         if not isinstance(self.model, (str, keras.Model)):
             raise TypeError(
@@ -426,25 +438,16 @@ class AnomalyDetector(BaseEstimator):
                 f"`X` has {n} rows, fewer than the window length {self.window_}; "
                 "give more data or a smaller `window`."
             )
-        self.model_, self.horizon_ = self._make_model(n_features)
-        span = self.window_ + self.horizon_
-        if n < span:
-            raise ValueError(
-                f"`X` has {n} rows, fewer than window + forecast horizon = {span}."
-            )
-        self.model_.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate), loss="mse"
-        )
-        train, valid = self._datasets(scaled, span)
-        history = self.model_.fit(
-            train,
-            validation_data=valid,
-            epochs=self.epochs,
-            callbacks=list(self.callbacks or []),
-            verbose=self.verbose,
-        )
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.model_, self.horizon_ = self._train(scaled, n_features)
         contributions = self._contributions(scaled)
+        if self.robust:
+            # Stage 2: leave out the windows that cover the highest-scoring
+            # points and train a fresh model on the rest.
+            scores = contributions.sum(axis=1)
+            cut = np.quantile(scores, 1.0 - self.contamination)
+            suspect = np.r_[0, np.cumsum(scores > cut)]
+            self.model_, _ = self._train(scaled, n_features, suspect=suspect)
+            contributions = self._contributions(scaled)
         self.training_scores_ = contributions.sum(axis=1)
         self.threshold_strategy_ = get_threshold(self.threshold, self.contamination)
         self.threshold_strategy_.fit(self.training_scores_)
@@ -452,7 +455,30 @@ class AnomalyDetector(BaseEstimator):
         self.model_id_ = self._compute_model_id()
         return self
 
-    def _datasets(self, scaled, span):
+    def _train(self, scaled, n_features, suspect=None):
+        n = scaled.shape[0]
+        model, horizon = self._make_model(n_features)
+        span = self.window_ + horizon
+        if n < span:
+            raise ValueError(
+                f"`X` has {n} rows, fewer than window + forecast horizon = {span}."
+            )
+        self.horizon_ = horizon
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate), loss="mse"
+        )
+        train, valid = self._datasets(scaled, span, suspect)
+        history = model.fit(
+            train,
+            validation_data=valid,
+            epochs=self.epochs,
+            callbacks=list(self.callbacks or []),
+            verbose=self.verbose,
+        )
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        return model, horizon
+
+    def _datasets(self, scaled, span, suspect=None):
         n = scaled.shape[0]
         seed = None if self.random_state is None else int(self.random_state)
         common = dict(window=self.window_, horizon=self.horizon_, batch_size=self.batch_size)
@@ -466,9 +492,15 @@ class AnomalyDetector(BaseEstimator):
                 stacklevel=3,
             )
             n_valid = 0
-        train = WindowDataset(
-            scaled, step=self.step, shuffle=True, seed=seed, stop=n - n_valid, **common
-        )
+        starts = window_starts(n - n_valid, span, self.step)
+        if suspect is not None:
+            # suspect is the cumulative count of suspect points: a window is
+            # clean when the count does not grow over its span.
+            clean = suspect[starts + span] == suspect[starts]
+            # Keep at least half of the windows whatever the data look like.
+            if clean.sum() >= 0.5 * starts.size:
+                starts = starts[clean]
+        train = WindowDataset(scaled, shuffle=True, seed=seed, starts=starts, **common)
         valid = None
         if n_valid:
             valid = WindowDataset(scaled, step=self.step, start=n - n_valid, **common)

@@ -69,6 +69,9 @@ class WindowDataset(keras.utils.PyDataset):
         ``[start, stop)`` (used for the train/validation split).
     include_last : bool, default=False
         See :func:`window_starts`.
+    starts : array-like of int, optional
+        Explicit window starts, used instead of ``step``/``start``/``stop``
+        (e.g. to leave out windows that cover suspected anomalies).
     **kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of
         :class:`keras.utils.PyDataset`.
@@ -107,6 +110,7 @@ class WindowDataset(keras.utils.PyDataset):
         start=0,
         stop=None,
         include_last=False,
+        starts=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -133,10 +137,21 @@ class WindowDataset(keras.utils.PyDataset):
                 f"Need at least window + horizon = {self.span} points to cut one "
                 f"window; received {max(stop - start, 0)} points."
             )
-        self.starts = (
-            window_starts(stop - start, self.span, self.step, include_last=include_last)
-            + start
-        )
+        if starts is not None:
+            starts = np.asarray(starts, dtype=np.int64).ravel()
+            if starts.size and (starts.min() < 0 or starts.max() + self.span > self.data.shape[0]):
+                raise ValueError(
+                    "`starts` must lie in [0, n_points - window - horizon]; received "
+                    f"values in [{starts.min()}, {starts.max()}]."
+                )
+            self.starts = starts
+        else:
+            self.starts = (
+                window_starts(stop - start, self.span, self.step, include_last=include_last)
+                + start
+            )
+        if self.starts.size == 0:
+            raise ValueError("No window to cut: `starts` is empty.")
         # (n_windows, n_features, span): a view, no copy.
         self._view = np.lib.stride_tricks.sliding_window_view(
             self.data, self.span, axis=0
