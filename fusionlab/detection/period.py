@@ -133,6 +133,8 @@ def choose_window(x, min_window=8, max_window=256):
     x = np.asarray(x, dtype=float)
     n = x.shape[0]
     upper = max(int(min_window), min(int(max_window), n // 4))
-    period = dominant_period(x, min_period=2, max_period=upper)
+    # Search all periods up to n // 2: a period longer than the bound still
+    # means "as long as allowed", not "no period".
+    period = dominant_period(x, min_period=2)
     window = FALLBACK_WINDOW if period is None else period
     return int(np.clip(window, min_window, upper))
