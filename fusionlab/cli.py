@@ -10,17 +10,6 @@ import time
 __all__ = ["main"]
 
 
-def _sine_with_anomalies(seed=42):
-    """sin(t) + N(0, 0.1) for t = 0, 0.5, ..., 199.5; +2.0 on [50:60], -1.5 on [150:155]."""
-    import numpy as np
-
-    t = np.arange(0, 200, 0.5)
-    values = np.sin(t) + np.random.default_rng(seed).normal(0.0, 0.1, t.size)
-    values[50:60] += 2.0
-    values[150:155] -= 1.5
-    return t, values
-
-
 def _print_events(events, out):
     if not events:
         print("No anomalous period found.", file=out)
@@ -65,7 +54,7 @@ def _detector(args, progress):
 def _cmd_detect(args, out):
     import pandas as pd
 
-    from .detection._plot import plot_detection
+    from .plot import plot_detection
 
     frame = pd.read_csv(args.data)
     timestamps = None
@@ -92,17 +81,20 @@ def _cmd_detect(args, out):
         print(f"Anomalies written to {args.out}", file=out)
     if args.plot:
         plot_detection(frame.to_numpy(dtype=float), det.training_scores_, det.threshold_,
-                       events, args.plot, x=None if timestamps is None else timestamps.to_numpy())
+                       events, path=args.plot,
+                       time=None if timestamps is None else timestamps.to_numpy())
         print(f"Plot written to {args.plot}", file=out)
     return 0
 
 
 def _cmd_demo(args, out):
     from .detection import AnomalyDetector, TqdmProgressBar
-    from .detection._plot import plot_detection
+    from .plot import plot_detection
 
     os.makedirs(args.out_dir, exist_ok=True)
-    t, values = _sine_with_anomalies(seed=42)
+    from .datasets import make_sine_anomalies
+
+    values = make_sine_anomalies(random_state=42)["value"].to_numpy()
     print(
         "Series: sin(t) + noise(0.1), t = 0..199.5 step 0.5 (400 points); injected "
         "+2.0 on indices 50-59 and -1.5 on 150-154.",
@@ -120,7 +112,7 @@ def _cmd_demo(args, out):
     csv_path = os.path.join(args.out_dir, "demo_anomalies.csv")
     png_path = os.path.join(args.out_dir, "demo_anomalies.png")
     events.to_csv(csv_path)
-    plot_detection(values, det.training_scores_, det.threshold_, events, png_path,
+    plot_detection(values, det.training_scores_, det.threshold_, events, path=png_path,
                    title="fusionlab demo: sine with injected anomalies")
     print(f"Wrote {csv_path} and {png_path}", file=out)
     return 0
