@@ -19,6 +19,7 @@ from fusionlab.tabular import (
 )
 from fusionlab.tabular.column_typing import coerce_frame
 from fusionlab.tabular.detector import to_json_value
+from fusionlab.tabular.forest_encoding import MAX_PAIRS, ForestPreprocessor
 from fusionlab.tabular.preprocessing import soft_clip
 
 SMALL = {"encoding_dim": 2, "hidden_units": (8,), "random_state": 0}
@@ -232,10 +233,101 @@ def test_unseen_categories_missing_and_extra_columns(ae_detector, frame):
 def test_isolation_forest_path(if_detector, frame):
     det = if_detector
     assert det.method_ == "isolation_forest" and det.history_ == {}
+    assert isinstance(det.preprocessor_, ForestPreprocessor)
+    assert det.model_.max_samples_ == len(frame)  # below FOREST_MAX_SAMPLES
+    assert "date__days" in det.encoded_feature_names_
+    assert not any(f.endswith("__month") for f in det.encoded_feature_names_)
     anomalies = det.detect_anomalies(frame)
     assert anomalies[0]["row_index"] == 5
     assert anomalies[0]["anomalous_features"][0]["feature_name"] == "amount"
+    # Blames are shares of the row's deviations, largest first.
+    shares = [f["reconstruction_error"] for f in anomalies[0]["anomalous_features"]]
+    assert shares == sorted(shares, reverse=True) and shares[0] > 0.9
+    assert all(0 <= s <= 1 for a in anomalies for s in
+               (f["reconstruction_error"] for f in a["anomalous_features"]))
     json.dumps(anomalies, allow_nan=False)
+
+
+def test_forest_encoding_rarity_mismatch_and_blame():
+    n = 400
+    rng = np.random.default_rng(1)
+    country = rng.choice(["DE", "FR", "US"], n)
+    df = pd.DataFrame({
+        "x": rng.normal(0, 1, n),
+        "country": country,
+        "currency": pd.Series(country).map({"DE": "EUR", "FR": "EUR", "US": "USD"}),
+        "flag": rng.random(n) < 0.5,
+        "when": pd.date_range("2024-01-01", periods=n, freq="h"),
+    })
+    df.loc[0, "currency"] = "USD" if df.loc[0, "country"] != "US" else "EUR"  # mismatch
+    df.loc[1, "country"] = "JP"  # a rare value (JP/EUR or JP/USD: a rare pair too)
+    types = {"x": "numeric", "country": "categorical", "currency": "categorical",
+             "flag": "boolean", "when": "datetime"}
+    frame = coerce_frame(df, types)
+    pre = ForestPreprocessor(types).fit(frame)
+    assert pre.feature_names_out_ == [
+        "x", "flag", "when__days", "country__rarity", "currency__rarity",
+        "flag__rarity", "country__currency__mismatch"]
+    X = pre.transform(frame)
+    names = pre.feature_names_out_
+    rarity, mismatch = X[:, names.index("country__rarity")], X[:, names.index(
+        "country__currency__mismatch")]
+    rare = max(0.01 * n, 5)
+    assert rarity[1] == pytest.approx(np.log((rare + 1) / 2)) and (rarity[2:] == 0).all()
+    # Seen once where ~100 were expected: capped by the rarity, less log 2.
+    assert mismatch[0] == pytest.approx(np.log((rare + 1) / 2) - np.log(2))
+    assert (mismatch[2:] == 0).all()
+    # Unseen value: count 0, the largest rarity; the pair is unseen too.
+    unseen = pre.transform(frame.iloc[:3].assign(country="Atlantis"))
+    assert unseen[:, names.index("country__rarity")] == pytest.approx(np.log(rare + 1))
+    # Blame: shares summing to 1, the pair's mismatch split between its columns.
+    blame = pre.blame(X)
+    assert np.allclose(blame[blame.sum(axis=1) > 0].sum(axis=1), 1.0)
+    columns = list(types)
+    assert blame[0, columns.index("country")] == pytest.approx(
+        blame[0, columns.index("currency")])
+    assert columns[int(np.argmax(blame[1]))] == "country"
+    outlier = pre.transform(frame.iloc[[5]].assign(x=50.0))
+    assert columns[int(np.argmax(pre.blame(outlier)[0]))] == "x"
+    # |z| within one IQR of the median is no deviation at all.
+    ordinary = pre.transform(frame.iloc[[5]].assign(x=frame["x"].median()))
+    assert pre.blame(ordinary)[0, columns.index("x")] == 0
+    rebuilt = ForestPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    np.testing.assert_array_equal(rebuilt.transform(frame), X)
+    assert rebuilt.feature_names_out_ == names
+
+
+def test_forest_pairs_are_bounded_to_low_cardinality_columns():
+    rng = np.random.default_rng(2)
+    n = 300
+    cols = {f"c{i}": rng.choice(list("abc"), n) for i in range(7)}
+    cols["many"] = [f"v{i % 40}" for i in range(n)]  # too many values to pair
+    types = {c: "categorical" for c in cols}
+    frame = coerce_frame(pd.DataFrame(cols), types)
+    pre = ForestPreprocessor(types).fit(frame)
+    pairs = [f for f in pre.feature_names_out_ if f.endswith("__mismatch")]
+    assert len(pairs) == MAX_PAIRS == 15  # 21 possible pairs of c0..c6
+    assert not any("many" in f for f in pairs)
+
+
+def test_isolation_forest_finds_a_mismatched_pair():
+    rng = np.random.default_rng(4)
+    n = 1000
+    country = rng.choice(["DE", "FR", "US", "JP"], n)
+    df = pd.DataFrame({
+        "amount": rng.normal(100, 10, n), "country": country,
+        "currency": pd.Series(country).map(
+            {"DE": "EUR", "FR": "EUR", "US": "USD", "JP": "JPY"})})
+    df.loc[[10, 20], "currency"] = ["JPY", "USD"]
+    df.loc[[10, 20], "country"] = ["DE", "JP"]
+    det = TabularAnomalyDetector(method="isolation_forest", random_state=0,
+                                 threshold_percentile=99).train(df)
+    top = det.score(df).nlargest(2).index
+    assert set(top) == {10, 20}
+    found = {a["row_index"]: a for a in det.detect_anomalies(df)}
+    for row in (10, 20):
+        blamed = {f["feature_name"] for f in found[row]["anomalous_features"][:2]}
+        assert blamed == {"country", "currency"}
 
 
 def test_keras_missing_falls_back_to_isolation_forest(monkeypatch, frame):
@@ -244,6 +336,7 @@ def test_keras_missing_falls_back_to_isolation_forest(monkeypatch, frame):
     with pytest.warns(UserWarning, match="falling back to method='isolation_forest'"):
         det = TabularAnomalyDetector(random_state=0, n_estimators=20).train(frame)
     assert det.method_ == "isolation_forest" and det.method == "autoencoder"
+    assert isinstance(det.preprocessor_, ForestPreprocessor)
     assert det.detect_anomalies(frame)[0]["row_index"] == 5
 
 
@@ -259,6 +352,19 @@ def test_save_load_gives_identical_scores(request, tmp_path, frame, name):
     assert loaded.detect_anomalies(frame) == det.detect_anomalies(frame)
     assert loaded.get_params() == det.get_params()
     assert loaded.excluded_columns_ == det.excluded_columns_
+    assert loaded.encoded_feature_names_ == det.encoded_feature_names_
+    new_rows = frame.iloc[:5].assign(country="Atlantis", amount=1e7)
+    np.testing.assert_array_equal(loaded.score(new_rows), det.score(new_rows))
+
+
+def test_old_forest_directory_is_refused(tmp_path, if_detector):
+    det = if_detector
+    det.save(tmp_path)
+    config = json.loads((tmp_path / "detector.json").read_text())
+    config["format"] = "fusionlab.tabular.TabularAnomalyDetector/1"
+    (tmp_path / "detector.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="older fusionlab.*train and save it again"):
+        TabularAnomalyDetector.load(tmp_path)
 
 
 def test_load_errors(tmp_path):

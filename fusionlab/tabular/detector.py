@@ -23,13 +23,19 @@ from .._validation import (
     check_rate,
 )
 from .column_typing import check_frame, coerce_frame, infer_column_types
+from .forest_encoding import ForestPreprocessor
 from .preprocessing import TabularPreprocessor
 
 __all__ = ["TabularAnomalyDetector", "to_json_value"]
 
 METHODS = ("autoencoder", "isolation_forest")
 _MIN_TRAIN_ROWS = 10
-_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/1"
+_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/2"
+# Version 1 differed only in the isolation forest's encoding: its autoencoder
+# directories still load.
+_OLD_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/1"
+#: Most training rows each isolation tree is grown on (``max_samples``).
+FOREST_MAX_SAMPLES = 16384
 _CONFIG_FILE = "detector.json"
 _KERAS_FILE = "autoencoder.keras"
 _FOREST_FILE = "isolation_forest.joblib"
@@ -81,10 +87,11 @@ class TabularAnomalyDetector(BaseEstimator):
     :func:`~fusionlab.tabular.column_typing.infer_column_types`: numeric,
     categorical, boolean and datetime columns are used; identifier-like,
     all-missing and constant columns are excluded, with the reason in
-    ``excluded_columns_``), imputed, one-hot encoded and robust-scaled by
-    :class:`~fusionlab.tabular.preprocessing.TabularPreprocessor`.
+    ``excluded_columns_``), then encoded for the chosen method.
 
-    With ``method="autoencoder"`` a dense
+    With ``method="autoencoder"`` the columns are imputed, one-hot encoded
+    and robust-scaled by
+    :class:`~fusionlab.tabular.preprocessing.TabularPreprocessor` and a dense
     :class:`~fusionlab.tabular.autoencoder.TabularAutoencoder` learns to
     reconstruct the encoded rows. Each encoded feature's squared
     reconstruction error is divided by its mean over the training rows
@@ -92,12 +99,21 @@ class TabularAnomalyDetector(BaseEstimator):
     well (a one-hot column tied to another column) weighs as much as a noisy
     one; a row's score is the mean of these normalised errors and a column's
     blame their sum over the encoded features it produced (all one-hot
-    columns and the unseen flag of a category, the four features of a date). With ``method="isolation_forest"`` the score
-    is scikit-learn's :class:`~sklearn.ensemble.IsolationForest` anomaly score
-    (``-score_samples``) and a column's blame is the sum, over its encoded
-    features, of the absolute robust z-score ``|x - median| / IQR`` of the
-    row, the median and inter-quartile range being those of the encoded
-    training rows (standard deviation, then 1, when the IQR is 0). The
+    columns and the unseen flag of a category, the four features of a date).
+
+    With ``method="isolation_forest"``, a fast alternative, the columns are
+    encoded by :class:`~fusionlab.tabular.forest_encoding.ForestPreprocessor`
+    (robust-scaled numbers and dates, 0/1 booleans, the *rarity* of each
+    categorical value computed from its training count instead of one-hot
+    columns, and a *mismatch* feature for pairs of categorical columns whose
+    values rarely go together), the score is scikit-learn's
+    :class:`~sklearn.ensemble.IsolationForest` anomaly score
+    (``-score_samples``; each tree grown on up to
+    :data:`FOREST_MAX_SAMPLES` rows, so that rare outliers are in the trees'
+    samples) and a column's blame is its share of the row's deviations: the
+    absolute robust z-score of its numbers or date, the rarity of its value
+    and half the mismatch of each pair it belongs to, divided by their sum
+    over the columns (see :mod:`fusionlab.tabular.forest_encoding`). The
     isolation forest is also used, with a warning, when Keras cannot be
     imported.
 
@@ -131,8 +147,9 @@ class TabularAnomalyDetector(BaseEstimator):
     n_estimators : int, default=200
         Trees of the isolation forest.
     max_categories : int, default=50
-        Most frequent categories encoded per categorical column; rarer ones
-        are encoded like unseen ones (all zeros).
+        Most frequent categories one-hot encoded per categorical column by
+        the autoencoder; rarer ones are encoded like unseen ones (all zeros).
+        (The isolation forest keeps the count of every training value.)
     clip : float, default=20.0
         Robust-scaled values beyond ``±clip`` are compressed logarithmically
         (:func:`~fusionlab.tabular.preprocessing.soft_clip`) so that huge
@@ -161,8 +178,8 @@ class TabularAnomalyDetector(BaseEstimator):
     column_notes_ : dict
         ``{column: note}`` for used columns whose values needed conversion
         (numbers or dates stored as text, mixed types, many categories).
-    preprocessor_ : TabularPreprocessor
-        The fitted preprocessing.
+    preprocessor_ : TabularPreprocessor or ForestPreprocessor
+        The fitted preprocessing (the latter for the isolation forest).
     encoded_feature_names_ : list of str
         Names of the encoded features.
     model_ : TabularAutoencoder or sklearn.ensemble.IsolationForest
@@ -173,15 +190,13 @@ class TabularAnomalyDetector(BaseEstimator):
         Keras training history (Huber loss per epoch); empty for the forest.
     feature_error_scale_ : numpy.ndarray or None
         Mean training squared error of each encoded feature (autoencoder).
-    blame_center_, blame_scale_ : numpy.ndarray or None
-        Median and robust scale of the encoded training rows (isolation
-        forest blame).
 
     Notes
     -----
     At detection time, a categorical value not seen in training (or rarer
     than the ``max_categories`` kept) is encoded as all zeros: the model
-    cannot reconstruct it well, so it counts as evidence against the row. A
+    cannot reconstruct it well, so it counts as evidence against the row
+    (for the isolation forest it has count 0, the largest rarity). A
     training column missing from the data is filled with its training median
     (numeric), most frequent value (categorical, boolean) or the per-feature
     medians (datetime), with a warning naming it; such a column contributes
@@ -286,9 +301,6 @@ class TabularAnomalyDetector(BaseEstimator):
             reasons = "; ".join(f"{c!r}: {r}" for c, r in excluded.items())
             raise ValueError(f"`df` has no usable column: {reasons}.")
         frame = coerce_frame(df, types, name="df")
-        preprocessor = TabularPreprocessor(
-            types, max_categories=self.max_categories, clip=float(self.clip)).fit(frame)
-        X = preprocessor.transform(frame)
 
         method = self.method.lower()
         if method == "autoencoder":
@@ -300,14 +312,20 @@ class TabularAnomalyDetector(BaseEstimator):
                     "method='isolation_forest'.", UserWarning, stacklevel=2)
                 method = "isolation_forest"
         self.history_ = {}
-        self.feature_error_scale_ = self.blame_center_ = self.blame_scale_ = None
+        self.feature_error_scale_ = None
         if method == "autoencoder":
+            preprocessor = TabularPreprocessor(
+                types, max_categories=self.max_categories, clip=float(self.clip)).fit(frame)
+            X = preprocessor.transform(frame)
             self.model_ = self._train_autoencoder(
                 autoencoder_cls, X, epochs, batch_size, validation_split)
         else:
+            preprocessor = ForestPreprocessor(types, clip=float(self.clip)).fit(frame)
+            X = preprocessor.transform(frame)
             self.model_ = IsolationForest(
-                n_estimators=self.n_estimators, random_state=self.random_state).fit(X)
-            self._set_blame_stats(X)
+                n_estimators=self.n_estimators,
+                max_samples=min(len(X), FOREST_MAX_SAMPLES),
+                random_state=self.random_state).fit(X)
 
         self.method_ = method
         if method == "autoencoder":
@@ -366,14 +384,6 @@ class TabularAnomalyDetector(BaseEstimator):
         return np.asarray(self.model_.predict(X.astype("float32"), batch_size=1024,
                                               verbose=0), dtype="float64")
 
-    def _set_blame_stats(self, X):
-        center = np.median(X, axis=0)
-        q75, q25 = np.percentile(X, [75, 25], axis=0)
-        scale = q75 - q25
-        std = X.std(axis=0)
-        scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.0))
-        self.blame_center_, self.blame_scale_ = center, scale
-
     # -- scoring --------------------------------------------------------------
     def _check_fitted(self):
         if not hasattr(self, "threshold_"):
@@ -402,18 +412,24 @@ class TabularAnomalyDetector(BaseEstimator):
         return self.preprocessor_.transform(frame)
 
     def _score_matrix(self, X):
-        """Return row scores and per-encoded-feature errors (both float64)."""
+        """Return row scores and per-encoded-feature errors (both float64).
+
+        For the isolation forest the "errors" are already the per-column
+        blame shares.
+        """
         if self.method_ == "autoencoder":
             errors = np.square(X - self._reconstruct(X)) / self.feature_error_scale_
             scores = errors.mean(axis=1)
         else:
             scores = -self.model_.score_samples(X)
-            errors = np.abs(X - self.blame_center_) / self.blame_scale_
+            errors = self.preprocessor_.blame(X)
         return scores, errors
 
     def _column_errors(self, errors):
         """Sum encoded-feature errors back to their source columns."""
         columns = list(self.column_types_)
+        if self.method_ != "autoencoder":
+            return errors, columns
         sources = self.preprocessor_.feature_sources_
         membership = np.zeros((len(sources), len(columns)))
         for j, src in enumerate(sources):
@@ -468,8 +484,11 @@ class TabularAnomalyDetector(BaseEstimator):
 
             ``reconstruction_error`` is the column's blame: the sum of its
             encoded features' squared reconstruction errors, each divided by
-            its mean training error (autoencoder), or of their absolute robust
-            z-scores (isolation forest). Missing values are ``None``.
+            its mean training error (autoencoder), or its share (0 to 1,
+            summing to 1 over the columns) of the row's deviations: absolute
+            robust z-scores, rarities and pair mismatches (isolation forest;
+            see :mod:`fusionlab.tabular.forest_encoding`). Missing values are
+            ``None``.
         """
         df = self._prepare(df)
         if len(df) == 0:
@@ -504,7 +523,8 @@ class TabularAnomalyDetector(BaseEstimator):
         """Save the trained detector to ``directory`` (created if needed).
 
         Writes ``detector.json`` (parameters, column typing, the fitted
-        preprocessing statistics and categories, threshold) and either
+        preprocessing statistics, categories and, for the isolation forest,
+        the training counts of values and pairs; threshold) and either
         ``autoencoder.keras`` or ``isolation_forest.joblib``. The isolation
         forest's trees have no stable public text format, so they are saved
         with joblib (pickle): load such a directory only if you trust it.
@@ -538,8 +558,6 @@ class TabularAnomalyDetector(BaseEstimator):
             import joblib
 
             joblib.dump(self.model_, path / _FOREST_FILE)
-            config["blame_center_"] = self.blame_center_.tolist()
-            config["blame_scale_"] = self.blame_scale_.tolist()
         (path / _CONFIG_FILE).write_text(json.dumps(config, indent=1, allow_nan=False))
         return path
 
@@ -564,9 +582,14 @@ class TabularAnomalyDetector(BaseEstimator):
             config = json.loads(config_file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{config_file} is not valid JSON: {exc}") from exc
-        if not isinstance(config, dict) or config.get("format") != _FORMAT:
+        if not isinstance(config, dict) or config.get("format") not in (_FORMAT,
+                                                                        _OLD_FORMAT):
             raise ValueError(f"{config_file} is not a saved TabularAnomalyDetector "
                              f"(expected format {_FORMAT!r}).")
+        if config["format"] == _OLD_FORMAT and config.get("method_") != "autoencoder":
+            raise ValueError(
+                f"{config_file} holds an isolation forest saved by an older "
+                "fusionlab, whose encoding has changed; train and save it again.")
         params = dict(config["params"])
         params["hidden_units"] = tuple(params["hidden_units"])
         self = cls(**params)
@@ -577,10 +600,12 @@ class TabularAnomalyDetector(BaseEstimator):
         self.column_types_ = dict(config["column_types_"])
         self.excluded_columns_ = dict(config["excluded_columns_"])
         self.column_notes_ = dict(config["column_notes_"])
-        self.preprocessor_ = TabularPreprocessor.from_dict(config["preprocessor"])
+        preprocessor_cls = (TabularPreprocessor if self.method_ == "autoencoder"
+                            else ForestPreprocessor)
+        self.preprocessor_ = preprocessor_cls.from_dict(config["preprocessor"])
         self.encoded_feature_names_ = list(self.preprocessor_.feature_names_out_)
         self.history_ = config["history_"]
-        self.feature_error_scale_ = self.blame_center_ = self.blame_scale_ = None
+        self.feature_error_scale_ = None
         if self.method_ == "autoencoder":
             _import_autoencoder()  # registers the class with Keras
             import keras
@@ -592,6 +617,4 @@ class TabularAnomalyDetector(BaseEstimator):
             import joblib
 
             self.model_ = joblib.load(path / _FOREST_FILE)
-            self.blame_center_ = np.asarray(config["blame_center_"], dtype="float64")
-            self.blame_scale_ = np.asarray(config["blame_scale_"], dtype="float64")
         return self
