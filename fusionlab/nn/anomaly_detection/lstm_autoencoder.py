@@ -256,7 +256,13 @@ class LSTMAutoencoderAnomaly(keras.Model):
         return keras.layers.Dense(units, activation=self.activation, name="decoder_dense")
 
     # ------------------------------------------------------------------ checks
-    def _check_input_shape(self, shape):
+    def validate_input_shape(self, shape):
+        """Check an input shape and return it as a tuple.
+
+        Every entry point (``__call__``, ``build``, ``compute_output_shape``)
+        goes through this method, so a subclass that accepts other inputs
+        overrides it alone.
+        """
         shape = tuple(shape)
         if len(shape) != 3:
             raise ValueError(
@@ -279,9 +285,16 @@ class LSTMAutoencoderAnomaly(keras.Model):
             )
         return shape
 
+    def __call__(self, inputs, *args, **kwargs):
+        # Checked before Keras wraps call() errors, so the message the user
+        # sees starts with what went wrong.
+        if hasattr(inputs, "shape"):
+            self.validate_input_shape(inputs.shape)
+        return super().__call__(inputs, *args, **kwargs)
+
     # ------------------------------------------------------------------- build
     def build(self, input_shape):
-        batch, steps, features = self._check_input_shape(input_shape)
+        batch, steps, features = self.validate_input_shape(input_shape)
         self._built_features = features
         shape = (batch, steps, features)
         for index, layer in enumerate(self.encoder_layers):
@@ -333,7 +346,7 @@ class LSTMAutoencoderAnomaly(keras.Model):
 
     def _prepare(self, inputs):
         inputs = ops.convert_to_tensor(inputs)
-        self._check_input_shape(inputs.shape)
+        self.validate_input_shape(inputs.shape)
         if inputs.dtype != self.compute_dtype:
             inputs = ops.cast(inputs, self.compute_dtype)
         return inputs
@@ -380,7 +393,7 @@ class LSTMAutoencoderAnomaly(keras.Model):
         return self.decoder_dense(decoded)
 
     def compute_output_shape(self, input_shape):
-        batch, steps, features = self._check_input_shape(input_shape)
+        batch, steps, features = self.validate_input_shape(input_shape)
         repeats = self.n_repeats if self.n_repeats is not None else steps
         out_features = self.n_features if self.n_features is not None else features
         return (batch, repeats, out_features)

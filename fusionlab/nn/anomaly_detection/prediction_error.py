@@ -12,6 +12,11 @@ __all__ = ["PredictionErrorAnomalyScore"]
 _INPUT_MESSAGE = "Input must be a list or tuple: [y_true, y_pred]"
 
 
+def _static(shape):
+    """Shape as a tuple of ints, with None where the size is not static."""
+    return tuple(d if isinstance(d, int) or d is None else None for d in shape)
+
+
 @keras.saving.register_keras_serializable(package="fusionlab")
 class PredictionErrorAnomalyScore(keras.layers.Layer):
     """Score each sequence by how far a prediction is from what happened.
@@ -59,7 +64,8 @@ class PredictionErrorAnomalyScore(keras.layers.Layer):
         self.aggregation = check_option(aggregation, "aggregation", ("mean", "max"))
 
     @staticmethod
-    def _split(inputs):
+    def split_inputs(inputs):
+        """Return ``(y_true, y_pred)`` or raise the documented ``ValueError``."""
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             received = (
                 f"a {type(inputs).__name__} of length {len(inputs)}"
@@ -71,7 +77,7 @@ class PredictionErrorAnomalyScore(keras.layers.Layer):
 
     @staticmethod
     def _check_shapes(true_shape, pred_shape):
-        true_shape, pred_shape = tuple(true_shape), tuple(pred_shape)
+        true_shape, pred_shape = _static(true_shape), _static(pred_shape)
         for name, shape in (("y_true", true_shape), ("y_pred", pred_shape)):
             if len(shape) != 3:
                 raise ValueError(
@@ -85,11 +91,18 @@ class PredictionErrorAnomalyScore(keras.layers.Layer):
                     f"{true_shape} and {pred_shape} (axis {axis} differs)."
                 )
 
+    def __call__(self, inputs, *args, **kwargs):
+        # Checked before Keras wraps call() errors, so the message the user
+        # sees starts with what went wrong.
+        y_true, y_pred = self.split_inputs(inputs)
+        self._check_shapes(keras.ops.shape(y_true), keras.ops.shape(y_pred))
+        return super().__call__(inputs, *args, **kwargs)
+
     def build(self, input_shape):
         self.built = True
 
     def call(self, inputs):
-        y_true, y_pred = self._split(inputs)
+        y_true, y_pred = self.split_inputs(inputs)
         y_true = ops.cast(ops.convert_to_tensor(y_true), self.compute_dtype)
         y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.compute_dtype)
         self._check_shapes(y_true.shape, y_pred.shape)
@@ -103,7 +116,7 @@ class PredictionErrorAnomalyScore(keras.layers.Layer):
         return ops.expand_dims(score, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        true_shape, pred_shape = self._split(input_shape)
+        true_shape, pred_shape = self.split_inputs(input_shape)
         self._check_shapes(true_shape, pred_shape)
         return (true_shape[0], 1)
 

@@ -83,13 +83,13 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
     **kwargs
         Passed to :class:`keras.layers.Layer`.
 
-    Input shape
-    -----------
-    ``(batch, features)``, or ``(batch, steps, features)`` with ``pooling``.
+    Notes
+    -----
+    Input shape: ``(batch, features)``, or ``(batch, steps, features)`` with
+    ``pooling``. Output shape: ``(batch, 1)``.
 
-    Output shape
-    ------------
-    ``(batch, 1)``.
+    To accept other inputs in a subclass, override
+    :meth:`validate_input_shape` (and ``call``).
 
     Examples
     --------
@@ -158,7 +158,13 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
             name="score_output",
         )
 
-    def _feature_shape(self, input_shape):
+    def validate_input_shape(self, input_shape):
+        """Check an input shape and return the ``(batch, features)`` it scores.
+
+        Every entry point (``__call__``, ``build``, ``compute_output_shape``)
+        goes through this method, so a subclass that accepts other inputs
+        overrides it alone.
+        """
         input_shape = tuple(input_shape)
         if len(input_shape) == 3:
             if self.pooling is None:
@@ -181,8 +187,15 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
             )
         return input_shape
 
+    def __call__(self, inputs, *args, **kwargs):
+        # Checked before Keras wraps call() errors, so the message the user
+        # sees starts with what went wrong.
+        if hasattr(inputs, "shape"):
+            self.validate_input_shape(inputs.shape)
+        return super().__call__(inputs, *args, **kwargs)
+
     def build(self, input_shape):
-        shape = self._feature_shape(input_shape)
+        shape = self.validate_input_shape(input_shape)
         for dense, norm in zip(self.hidden_layers, self.norm_layers, strict=True):
             dense.build(shape)
             shape = (shape[0], dense.units)
@@ -192,7 +205,7 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=False):
-        self._feature_shape(inputs.shape)
+        self.validate_input_shape(inputs.shape)
         x = inputs
         if len(x.shape) == 3:
             if self.pooling == "mean":
@@ -211,7 +224,7 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
         return self.score_dense(x)
 
     def compute_output_shape(self, input_shape):
-        shape = self._feature_shape(input_shape)
+        shape = self.validate_input_shape(input_shape)
         return (shape[0], 1)
 
     def get_config(self):
