@@ -63,9 +63,9 @@ def _check_anomaly_config(config, strategy):
 
 
 def _shape_of(value):
-    if hasattr(value, "shape"):
-        return tuple(value.shape)
-    return tuple(np.shape(value))
+    """Static shape as a tuple of ints, with None where a size is unknown."""
+    shape = tuple(value.shape) if hasattr(value, "shape") else tuple(np.shape(value))
+    return tuple(d if d is None or isinstance(d, (int, np.integer)) else None for d in shape)
 
 
 @keras.saving.register_keras_serializable(package="fusionlab")
@@ -94,8 +94,60 @@ class AnomalyAwareForecaster(keras.Model):
     6. :meth:`score_anomalies` / :meth:`prediction_error_scores` -- anomaly
        scores, according to ``anomaly_detection_strategy``.
 
-    Anomaly strategies
-    ------------------
+    Parameters
+    ----------
+    forecast_horizon : int
+        Number of future steps ``H`` forecast at once; the future input must
+        have ``H`` steps.
+    output_dim : int, default=1
+        Number of target variables ``O``.
+    quantiles : sequence of float, optional
+        Distinct increasing values in (0, 1). None gives point forecasts.
+    embed_dim : int, default=16
+        Width of the static context.
+    lstm_units : int, default=32
+        Width of the past encoder, the queries and the attention output.
+    num_heads : int, default=2
+        Attention heads; each has key size ``max(1, lstm_units // num_heads)``.
+    dropout_rate : float, default=0.1
+        Dropout of the attention and of the past encoder's inputs, in [0, 1].
+    anomaly_detection_strategy : {None, 'feature_based', 'prediction_based', 'from_config'}
+        How anomaly scores are computed and enter the loss; see Notes.
+    anomaly_loss_weight : float, default=1.0
+        Non-negative weight of the anomaly term.
+    anomaly_config : dict, optional
+        Options of the strategy's scorer. ``'feature_based'`` and
+        ``'from_config'``: keyword arguments of
+        ``SequenceAnomalyScoreLayer`` -- ``hidden_units`` (default ``[16]``),
+        ``activation``, ``dropout_rate`` (0.0), ``use_norm``,
+        ``final_activation``, ``pooling`` (``'mean'``). ``'prediction_based'``:
+        ``error_metric`` (``'mae'``/``'mse'``) and ``aggregation``
+        (``'mean'``/``'max'``). Unknown keys raise ``ValueError``.
+    **kwargs
+        Passed to :class:`keras.Model` (``name``...).
+
+    Raises
+    ------
+    TypeError, ValueError
+        At construction, for a bad size, rate, strategy, quantile list or
+        ``anomaly_config``; at call time, for an input that is not a list of 3
+        (4) arrays or a dict with the expected keys, for arrays of the wrong
+        rank, a future input without ``H`` steps, batch sizes that differ, or
+        feature counts that differ from those the model was built with.
+
+    Notes
+    -----
+    **Inputs.** A list or tuple ``[static, dynamic, future]`` of arrays of
+    shapes ``(batch, S)``, ``(batch, T, D)`` and ``(batch, H, F)``, or a dict
+    with keys ``'static'``, ``'dynamic'`` and ``'future'``; with
+    ``'from_config'``, a 4th element or key ``'anomaly_scores'``. The feature
+    counts ``S``, ``D`` and ``F`` are fixed by the first call (build); the
+    number of past steps ``T`` may change from call to call.
+
+    **Targets.** ``(batch, H, O)``, or ``(batch, H)`` when ``O == 1``.
+
+    **Anomaly strategies.**
+
     ``None``
         Plain forecaster; the loss is the compiled loss only.
     ``'feature_based'``
@@ -133,61 +185,6 @@ class AnomalyAwareForecaster(keras.Model):
     The anomaly term is part of the loss reported by ``fit`` and
     ``evaluate`` (``loss``/``val_loss``); compare forecast quality across
     strategies with the forecast loss alone.
-
-    Parameters
-    ----------
-    forecast_horizon : int
-        Number of future steps ``H`` forecast at once; the future input must
-        have ``H`` steps.
-    output_dim : int, default=1
-        Number of target variables ``O``.
-    quantiles : sequence of float, optional
-        Distinct increasing values in (0, 1). None gives point forecasts.
-    embed_dim : int, default=16
-        Width of the static context.
-    lstm_units : int, default=32
-        Width of the past encoder, the queries and the attention output.
-    num_heads : int, default=2
-        Attention heads; each has key size ``max(1, lstm_units // num_heads)``.
-    dropout_rate : float, default=0.1
-        Dropout of the attention and of the past encoder's inputs, in [0, 1].
-    anomaly_detection_strategy : {None, 'feature_based', 'prediction_based', 'from_config'}
-        See above.
-    anomaly_loss_weight : float, default=1.0
-        Non-negative weight of the anomaly term.
-    anomaly_config : dict, optional
-        Options of the strategy's scorer. ``'feature_based'`` and
-        ``'from_config'``: keyword arguments of
-        ``SequenceAnomalyScoreLayer`` -- ``hidden_units`` (default ``[16]``),
-        ``activation``, ``dropout_rate`` (0.0), ``use_norm``,
-        ``final_activation``, ``pooling`` (``'mean'``). ``'prediction_based'``:
-        ``error_metric`` (``'mae'``/``'mse'``) and ``aggregation``
-        (``'mean'``/``'max'``). Unknown keys raise ``ValueError``.
-    **kwargs
-        Passed to :class:`keras.Model` (``name``...).
-
-    Inputs
-    ------
-    A list or tuple ``[static, dynamic, future]`` of arrays of shapes
-    ``(batch, S)``, ``(batch, T, D)`` and ``(batch, H, F)``, or a dict with
-    keys ``'static'``, ``'dynamic'`` and ``'future'``; with
-    ``'from_config'``, a 4th element or key ``'anomaly_scores'``. ``S``,
-    ``D``, ``F`` and ``T`` are fixed by the first call (``T`` may not vary
-    afterwards either, since the weights do not depend on it, but it is kept
-    for clarity of errors only when known).
-
-    Targets
-    -------
-    ``(batch, H, O)``, or ``(batch, H)`` when ``O == 1``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        At construction, for a bad size, rate, strategy, quantile list or
-        ``anomaly_config``; at call time, for an input that is not a list of 3
-        (4) arrays or a dict with the expected keys, for arrays of the wrong
-        rank, a future input without ``H`` steps, batch sizes that differ, or
-        feature counts that differ from those the model was built with.
 
     Examples
     --------
@@ -344,6 +341,12 @@ class AnomalyAwareForecaster(keras.Model):
             None if scores is None else _shape_of(scores),
         )
         return static, dynamic, future, scores
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Checked before Keras wraps call() errors, so the message the user
+        # sees starts with what went wrong.
+        self.split_inputs(inputs)
+        return super().__call__(inputs, *args, **kwargs)
 
     def _check_shapes(self, static, dynamic, future, scores=None):
         for name, shape, rank, layout in (
