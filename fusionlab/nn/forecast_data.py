@@ -74,6 +74,11 @@ def _column_list(value, name):
     return cols
 
 
+def _plain(value):
+    # numpy scalars print as np.int64(3); messages should read like the data.
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _check_numeric(df, cols, name):
     bad = [
         f"{c!r} ({df[c].dtype})"
@@ -224,8 +229,8 @@ def make_forecast_arrays(
             first = df.loc[bad].iloc[0]
             raise ValueError(
                 f"Column {col!r} holds {int(bad.sum())} NaN or infinite value(s) "
-                f"(first at {item_col}={first[item_col]!r}, {time_col}="
-                f"{first[time_col]!r}); clean or impute the data first."
+                f"(first at {item_col}={_plain(first[item_col])!r}, {time_col}="
+                f"{_plain(first[time_col])!r}); clean or impute the data first."
             )
     for role, col in (("item_col", item_col), ("time_col", time_col)):
         if df[col].isna().any():
@@ -239,8 +244,8 @@ def make_forecast_arrays(
     if repeated.any():
         first = ordered.loc[repeated].iloc[0]
         raise ValueError(
-            f"Each item must have one row per time; item {first[item_col]!r} has "
-            f"several rows at {time_col}={first[time_col]!r}."
+            f"Each item must have one row per time; item {_plain(first[item_col])!r} "
+            f"has several rows at {time_col}={_plain(first[time_col])!r}."
         )
 
     groups = list(ordered.groupby(item_col, sort=True))

@@ -619,14 +619,16 @@ class AnomalyAwareForecaster(keras.Model):
                 raise ValueError(
                     f"`y` must have one row per sample ({n}); received shape {y.shape}."
                 )
+        if not head:
+            # Compiled predictions (graph/jit), then the error on them.
+            y_pred = self.predict(arrays, batch_size=batch_size, verbose=0)
+            scores = self.prediction_error_scores(y, y_pred)
+            return ops.convert_to_numpy(scores).reshape(-1)
         out = []
         for start in range(0, n, batch_size):
             part = [a[start:start + batch_size] for a in arrays]
-            outputs, features = self.forward(*part, training=False)
-            if head:
-                scores = self.score_anomalies(features, training=False)
-            else:
-                scores = self.prediction_error_scores(y[start:start + batch_size], outputs)
+            _, features = self.forward(*part, training=False)
+            scores = self.score_anomalies(features, training=False)
             out.append(ops.convert_to_numpy(scores).reshape(-1))
         return np.concatenate(out) if out else np.zeros((0,), "float32")
 
