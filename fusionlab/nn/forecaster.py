@@ -539,6 +539,12 @@ class AnomalyAwareForecaster(keras.Model):
         return outputs
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Compiled loss + ``add_loss`` terms + the prediction-based term.
+
+        With 'prediction_based', ``AnomalyLoss(anomaly_loss_weight)`` of
+        :meth:`prediction_error_scores` is added; it is a batch mean that
+        ``sample_weight`` does not weight (the compiled loss is weighted).
+        """
         loss = super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
