@@ -30,6 +30,7 @@ __all__ = [
     "plot_severity_distribution",
     "plot_anomaly_timeline",
     "plot_feature_contributions",
+    "plot_detection",
 ]
 
 SEVERITY_LEVELS = ("low", "medium", "high", "critical")
@@ -486,4 +487,77 @@ def plot_feature_contributions(contributions, feature_names=None, time=None, *, 
     figure.colorbar(image, ax=ax, label="contribution")
     if title:
         ax.set_title(title)
+    return figure
+
+
+def plot_detection(values, scores, threshold, events=None, *, time=None, path=None,
+                   max_features=5, title=None, figsize=(10, 5)) -> Figure:
+    """Two panels: the series with event spans (top), the scores (bottom).
+
+    Parameters
+    ----------
+    values : array-like of shape (n,) or (n, n_features)
+        The series; at most ``max_features`` columns are drawn.
+    scores : array-like of shape (n,)
+        One anomaly score per point (e.g. ``detector.score_samples(X)``).
+    threshold : float
+        Drawn as a dashed line on the scores.
+    events : event table, optional
+        Detected events (see :func:`events_frame`); their ``start_index`` /
+        ``end_index`` columns place them when present, else ``start``/``end``
+        in ``time`` units. Shaded by ``severity`` on both panels.
+    time : array-like of shape (n,), optional
+        x values; the position by default.
+    path : str or path, optional
+        Also save the figure there (PNG at 100 dpi).
+    max_features : int, default=5
+    title : str, optional
+        Default: the number of anomalous periods.
+    figsize : (float, float), default=(10, 5)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.plot import plot_detection
+    >>> scores = np.r_[np.zeros(50), np.ones(5), np.zeros(45)]
+    >>> events = [{"start": 50, "end": 54, "severity": "high"}]
+    >>> fig = plot_detection(np.sin(np.arange(100) / 5), scores, 0.5, events)
+    >>> len(fig.axes)
+    2
+    """
+    data = np.asarray(values, dtype=float)
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.ndim != 2:
+        raise ValueError(f"`values` must be 1D or 2D; received shape {data.shape}.")
+    y = _values(scores, "scores")
+    if data.shape[0] != y.size:
+        raise ValueError(
+            f"`values` has {data.shape[0]} rows but `scores` has {y.size} points."
+        )
+    x = _time(time, y.size)
+    frame = events_frame(events)
+    figure = Figure(figsize=figsize, layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    for column in range(min(data.shape[1], max_features)):
+        top.plot(x, data[:, column], lw=1)
+    bottom.plot(x, y, lw=1, color="black", label="score")
+    bottom.axhline(threshold, color="#d62728", ls="--", lw=1, label="threshold")
+    positional = {"start_index", "end_index"} <= set(frame.columns)
+    for _, event in frame.iterrows():
+        lo, hi = ((x[int(event["start_index"])], x[int(event["end_index"])]) if positional
+                  else (event["start"], event["end"]))
+        colour = _severity_color(event.get("severity", None))
+        for ax in (top, bottom):
+            ax.axvspan(lo, hi, color=colour, alpha=0.3, lw=0)
+    top.set_ylabel("value")
+    bottom.set_ylabel("anomaly score")
+    bottom.legend(loc="upper right", fontsize="small")
+    top.set_title(title or f"{len(frame)} anomalous period(s)")
+    if path is not None:
+        figure.savefig(path, dpi=100)
     return figure
