@@ -13,9 +13,7 @@ backend, and every loss is a registered :class:`keras.losses.Loss` whose
 ``get_config`` holds all its arguments: a model compiled with one of them
 saves to ``.keras`` and loads back with its loss.
 
-Shapes
-------
-Forecasts are ``(batch, horizon, outputs)`` (point) or
+**Shapes.** Forecasts are ``(batch, horizon, outputs)`` (point) or
 ``(batch, horizon, outputs, quantiles)`` (quantile); the forecasts of a
 single-output model may also drop the ``outputs`` axis: ``(batch, horizon)``
 or ``(batch, horizon, quantiles)``. Targets are ``(batch, horizon)`` or
@@ -216,19 +214,19 @@ class QuantileLoss(keras.losses.Loss):
         See :class:`keras.losses.Loss`.
     dtype : str, optional
 
-    Input shapes
-    ------------
-    ``y_pred``: ``(batch, horizon, outputs, Q)`` or ``(batch, horizon, Q)``.
-    ``y_true``: ``y_pred``'s shape without the quantile axis; a
-    ``(batch, horizon)`` target is also accepted for a
-    ``(batch, horizon, 1, Q)`` forecast.
-
     Raises
     ------
     TypeError, ValueError
         At construction, for quantiles that are not distinct increasing numbers
         in (0, 1); when called, for a ``y_pred`` whose last axis is not ``Q``
         long or a ``y_true`` of another shape.
+
+    Notes
+    -----
+    Shapes: ``y_pred`` is ``(batch, horizon, outputs, Q)`` or
+    ``(batch, horizon, Q)``; ``y_true`` is ``y_pred``'s shape without the
+    quantile axis, and a ``(batch, horizon)`` target is also accepted for a
+    ``(batch, horizon, 1, Q)`` forecast.
 
     Examples
     --------
