@@ -130,6 +130,19 @@ def test_dict_inputs_match_list_inputs_and_round_trip(data, tmp_path):
     )
 
 
+def test_no_static_or_future_features(data, tmp_path):
+    # make_forecast_arrays gives (n, 0) and (n, H, 0) arrays when there are none.
+    x, y, _ = data
+    x0 = [np.zeros((24, 0), "float32"), x[1], np.zeros((24, H, 0), "float32")]
+    model = make("prediction_based")
+    model.compile(optimizer=keras.optimizers.Adam(0.02), run_eagerly=EAGER)
+    history = model.fit(x0, y, epochs=2, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    model.save(tmp_path / "zero.keras")
+    loaded = keras.saving.load_model(tmp_path / "zero.keras")
+    np.testing.assert_allclose(to_numpy(loaded(x0)), to_numpy(model(x0)), atol=1e-5)
+
+
 def test_config_round_trip(data):
     x, _, _ = data
     clone = assert_config_round_trip(

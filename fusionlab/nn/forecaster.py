@@ -142,7 +142,9 @@ class AnomalyAwareForecaster(keras.Model):
     with keys ``'static'``, ``'dynamic'`` and ``'future'``; with
     ``'from_config'``, a 4th element or key ``'anomaly_scores'``. The feature
     counts ``S``, ``D`` and ``F`` are fixed by the first call (build); the
-    number of past steps ``T`` may change from call to call.
+    number of past steps ``T`` may change from call to call. ``S`` and ``F``
+    may be 0 (no static or no known-future features, as
+    :func:`~fusionlab.nn.forecast_data.make_forecast_arrays` returns them).
 
     **Targets.** ``(batch, H, O)``, or ``(batch, H)`` when ``O == 1``.
 
@@ -437,13 +439,23 @@ class AnomalyAwareForecaster(keras.Model):
 
     # ----------------------------------------------------------------- stages
     def embed_static(self, static, training=False):
-        """Static features ``(batch, S)`` -> static context ``(batch, embed_dim)``."""
+        """Static features ``(batch, S)`` -> static context ``(batch, embed_dim)``.
+
+        Without static features (``S == 0``) the context is learned as a
+        constant: the dense layer reads one column of ones.
+        """
+        if static.shape[-1] == 0:
+            # A dense layer over zero inputs is undefined on some backends
+            # (oneDNN aborts); a constant column gives the same model.
+            static = ops.ones_like(ops.sum(static, axis=-1, keepdims=True))
         return self.static_embedding(static)
 
     @staticmethod
     def _repeat_context(context, like):
-        # Broadcasting against the steps axis also works when it is unknown.
-        return ops.expand_dims(context, 1) + ops.zeros_like(like[..., :1])
+        # Broadcasting against the steps axis also works when it is unknown;
+        # the sum keeps one column even when `like` has no features.
+        steps = ops.sum(ops.zeros_like(like), axis=-1, keepdims=True)
+        return ops.expand_dims(context, 1) + steps
 
     def encode_past(self, dynamic, static_context, training=False):
         """Past features ``(batch, T, D)`` -> encoded past ``(batch, T, lstm_units)``."""
