@@ -1,1 +1,5 @@
 """Keras 3 layers, models and utilities of fusionlab."""
+
+from .forecaster import AnomalyAwareForecaster
+
+__all__ = ["AnomalyAwareForecaster"]
