@@ -1,5 +1,7 @@
 """Composable Keras 3 components for time-series anomaly detection.
 
+- :class:`ConvAutoencoderAnomaly` -- a 1D convolutional autoencoder, same
+  contract, much faster on CPU.
 - :class:`LSTMAutoencoderAnomaly` -- a model whose reconstruction error scores
   windows (unsupervised, trained on normal data).
 - :class:`SequenceAnomalyScoreLayer` -- an MLP head that scores learned features.
@@ -10,6 +12,7 @@
 """
 
 from ..liquid import LTC, CfC, CfCCell, LTCCell
+from .conv_autoencoder import ConvAutoencoderAnomaly
 from .liquid_autoencoder import LiquidAutoencoderAnomaly, weighted_reconstruction_error
 from .lstm_autoencoder import LSTMAutoencoderAnomaly
 from .prediction_error import PredictionErrorAnomalyScore
@@ -18,6 +21,7 @@ from .sequence_score import SequenceAnomalyScoreLayer
 __all__ = [
     "CfC",
     "CfCCell",
+    "ConvAutoencoderAnomaly",
     "LTC",
     "LTCCell",
     "LiquidAutoencoderAnomaly",

@@ -1,0 +1,655 @@
+"""The high-level detector: model -> point scores -> threshold -> events."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import (
+    check_finite,
+    check_non_negative_int,
+    check_option,
+    check_positive_int,
+    check_rate,
+)
+from .events import (
+    Anomaly,
+    AnomalyList,
+    classify_segment,
+    find_segments,
+    severity_from_ratio,
+)
+from .models import build_model
+from .period import choose_window
+from .scoring import point_errors
+from .thresholds import get_threshold
+from .windowing import WindowDataset, window_starts
+
+__all__ = ["AnomalyDetector"]
+
+_SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
+
+
+class AnomalyDetector(BaseEstimator):
+    """Unsupervised anomaly detector for (multivariate) time series.
+
+    A pipeline of small swappable parts:
+
+    1. **scaler** -- a scikit-learn transformer fitted on the training data;
+    2. **model** -- a Keras model trained to reconstruct (or forecast) sliding
+       windows of the scaled series, fed by a
+       :class:`~fusionlab.detection.WindowDataset`;
+    3. **scorer** -- the squared error of every step and feature of every
+       window, averaged for each point over *all* the windows that cover it
+       (:class:`~fusionlab.detection.scoring.PointErrorAccumulator`), then
+       averaged over features: one score per time point, high where the
+       anomaly actually is;
+    4. **threshold** -- a strategy from :mod:`fusionlab.detection.thresholds`
+       fitted on the training scores;
+    5. **events** -- flagged points grouped into :class:`Anomaly` records
+       with severity, type and top features.
+
+    Parameters
+    ----------
+    model : str or keras.Model, default='lstm_autoencoder'
+        A registered name (``'lstm_autoencoder'``, ``'conv_autoencoder'``; see
+        :func:`~fusionlab.detection.register_model`) or a Keras model taking
+        windows ``(batch, window, n_features)``. A model whose output has the
+        input's shape is a *reconstruction* model; its error is
+        ``(x - model(x))**2`` at every step. Any other output must be a
+        *forecast* of the next ``h`` points, shape ``(batch, h, n_features)``
+        (or ``(batch, n_features)`` for ``h = 1``); its error is the squared
+        forecast error of those points, and the first ``window`` points of a
+        series (which no forecast covers) get score 0. A model instance is a
+        template: ``fit`` trains a clone (``keras.models.clone_model``) with
+        fresh weights, compiled with Adam and the mean squared error.
+    window : int, optional
+        Window length. ``None`` picks the dominant period of the training data
+        (:func:`~fusionlab.detection.period.choose_window`): bounded to
+        ``[min_window, min(max_window, n // 4)]``, 32 when there is no clear
+        period.
+    step : int, default=1
+        Stride of the training windows (scoring always uses every window).
+    scaler : {'standard', 'minmax', 'robust'}, None or transformer, default='standard'
+        Scaling fitted on the training data (a transformer is cloned).
+        Constant columns scale to constants, never NaN.
+    threshold : str or BaseThreshold, default='percentile'
+        A name (``'percentile'``, ``'contamination'``, ``'mean_std'``,
+        ``'spot'``, ``'dynamic'``; see
+        :func:`~fusionlab.detection.thresholds.get_threshold`) or a strategy
+        instance (cloned).
+    contamination : float, default=0.05
+        Expected fraction of anomalous points, used by the ``'percentile'``
+        (the ``100 * (1 - contamination)`` percentile of the training scores)
+        and ``'contamination'`` strategies. In (0, 0.5].
+    epochs : int, default=15
+    batch_size : int, default=64
+        Training batch size.
+    validation_split : float, default=0.1
+        Fraction of the *last* points held out for validation (their windows
+        lie entirely after the training windows, so nothing leaks). No
+        validation when 0, or (with a ``UserWarning``) when either part would
+        hold fewer points than a window.
+    learning_rate : float, default=1e-3
+    robust : bool, default=True
+        Two-stage training, for training data that contain anomalies: a first
+        model is trained on all windows and scores the training points; the
+        windows covering the ``contamination`` fraction of highest-scoring
+        points are left out and a *fresh* model is trained on the others (the
+        validation windows are kept). Without it an autoencoder tends to
+        learn to reconstruct the anomalies it was trained on (a level shift
+        then only scores at its edges). Doubles the training time.
+    callbacks : list of keras.callbacks.Callback, optional
+        Passed to ``model.fit`` (not saved).
+    random_state : int, optional
+        Seeds Python, NumPy and the backend (``keras.utils.set_random_seed``)
+        and the window shuffling, so fits are reproducible.
+    impute : {None, 'linear', 'ffill'}, default=None
+        ``None`` rejects NaN/inf with a ``ValueError``. ``'linear'``
+        interpolates them linearly (extending the edge values), ``'ffill'``
+        carries the last valid value forward (then the first one backward).
+    merge_gap : int, optional
+        :meth:`detect` merges flagged runs separated by at most ``merge_gap``
+        points; ``None`` means ``window_ // 4``.
+    model_params : dict, optional
+        Keyword arguments of the built-in model factory (e.g.
+        ``{'latent_dim': 4, 'lstm_units': 16}``).
+    min_window, max_window : int, default=8, 256
+        Bounds of the automatic window.
+    predict_batch_size : int, default=1024
+        Windows per batch when scoring.
+    verbose : int, default=0
+        Keras ``fit`` verbosity.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+    scaler_ : transformer or None
+    window_ : int
+    horizon_ : int
+        0 for reconstruction models, ``h`` for forecast models.
+    threshold_ : float
+    threshold_strategy_ : BaseThreshold
+    training_scores_ : ndarray of shape (n_points,)
+    history_ : dict
+        ``keras.callbacks.History.history`` of the training.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Column names (``'x0'``, ``'x1'``... for arrays).
+    model_id_ : str
+        Model name and a hash of its weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection import AnomalyDetector
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.sin(np.arange(300) * 2 * np.pi / 20) + rng.normal(0, 0.05, 300)
+    >>> x[150:153] += 3.0
+    >>> det = AnomalyDetector(model="conv_autoencoder", epochs=3, random_state=0)
+    >>> det = det.fit(x)
+    >>> det.window_
+    20
+    >>> scores = det.score_samples(x)
+    >>> scores.shape
+    (300,)
+    >>> 150 <= int(np.argmax(scores)) <= 152
+    True
+    """
+
+    def __init__(
+        self,
+        model="lstm_autoencoder",
+        window=None,
+        step=1,
+        scaler="standard",
+        threshold="percentile",
+        contamination=0.05,
+        epochs=15,
+        batch_size=64,
+        validation_split=0.1,
+        learning_rate=1e-3,
+        robust=True,
+        callbacks=None,
+        random_state=None,
+        impute=None,
+        merge_gap=None,
+        model_params=None,
+        min_window=8,
+        max_window=256,
+        predict_batch_size=1024,
+        verbose=0,
+    ):
+        self.model = model
+        self.window = window
+        self.step = step
+        self.scaler = scaler
+        self.threshold = threshold
+        self.contamination = contamination
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_split = validation_split
+        self.learning_rate = learning_rate
+        self.robust = robust
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.impute = impute
+        self.merge_gap = merge_gap
+        self.model_params = model_params
+        self.min_window = min_window
+        self.max_window = max_window
+        self.predict_batch_size = predict_batch_size
+        self.verbose = verbose
+
+    # ----------------------------------------------------------- validation
+    def _check_params(self):
+        check_positive_int(self.step, "step")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.predict_batch_size, "predict_batch_size")
+        check_positive_int(self.window, "window", allow_none=True)
+        check_positive_int(self.min_window, "min_window")
+        check_positive_int(self.max_window, "max_window")
+        check_non_negative_int(self.merge_gap, "merge_gap", allow_none=True)
+        check_rate(self.validation_split, "validation_split", include_high=False)
+        check_rate(self.contamination, "contamination", low=0.0, high=0.5)
+        if self.contamination == 0:
+            raise ValueError("`contamination` must be in (0, 0.5]; received 0.")
+        check_rate(self.learning_rate, "learning_rate", low=0.0, high=np.inf)
+        if not isinstance(self.robust, bool):
+            raise TypeError(f"`robust` must be True or False; received {self.robust!r}.")
+        check_option(self.impute, "impute", (None, "linear", "ffill"))
+        if not isinstance(self.model, (str, keras.Model)):
+            raise TypeError(
+                "`model` must be a registered model name or a keras.Model; received "
+                f"{self.model!r} of type {type(self.model).__name__}."
+            )
+        if self.model_params is not None and not isinstance(self.model_params, dict):
+            raise TypeError(f"`model_params` must be a dict; received {self.model_params!r}.")
+
+    def _make_scaler(self):
+        if self.scaler is None:
+            return None
+        if isinstance(self.scaler, str):
+            key = check_option(self.scaler, "scaler", tuple(_SCALERS))
+            return _SCALERS[key]()
+        if hasattr(self.scaler, "fit") and hasattr(self.scaler, "transform"):
+            return clone(self.scaler)
+        raise TypeError(
+            "`scaler` must be 'standard', 'minmax', 'robust', None or a scikit-learn "
+            f"transformer; received {self.scaler!r}."
+        )
+
+    def _validate_data(self, X, timestamps, *, fitting):
+        """Return (values float64 (n, f), names, index or None, timestamps or None)."""
+        index = None
+        if isinstance(X, pd.Series):
+            X = X.to_frame(name=X.name if X.name is not None else "x0")
+        if isinstance(X, pd.DataFrame):
+            bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+            if bad:
+                raise TypeError(
+                    "`X` must hold numeric columns only; received non-numeric column(s) "
+                    f"{bad} (dtypes {[str(X[c].dtype) for c in bad]}). Drop them or pass "
+                    "the numeric columns."
+                )
+            index = X.index
+            if all(isinstance(c, str) for c in X.columns):
+                names = np.asarray(X.columns, dtype=object)
+                has_names = True
+            else:
+                names = np.asarray([f"x{i}" for i in range(X.shape[1])], dtype=object)
+                has_names = False
+            values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            try:
+                values = np.asarray(X, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    "`X` must be a numeric array, DataFrame or Series of shape "
+                    f"(n_points, n_features); could not convert it to float ({exc})."
+                ) from exc
+            if values.ndim == 1:
+                values = values[:, None]
+            if values.ndim != 2:
+                raise ValueError(
+                    "`X` must be 1D or 2D (n_points, n_features); received shape "
+                    f"{values.shape}."
+                )
+            names = np.asarray([f"x{i}" for i in range(values.shape[1])], dtype=object)
+            has_names = False
+        n, f = values.shape
+        if n == 0 or f == 0:
+            raise ValueError(
+                f"`X` is empty: received shape {values.shape}; expected at least one "
+                "row and one column."
+            )
+        if not fitting:
+            if f != self.n_features_in_:
+                raise ValueError(
+                    f"`X` has {f} features but the detector was fitted with "
+                    f"{self.n_features_in_} ({list(self.feature_names_in_)})."
+                )
+            if has_names and self._fitted_with_names and list(names) != list(
+                self.feature_names_in_
+            ):
+                raise ValueError(
+                    "The feature names of `X` differ from those seen at fit: "
+                    f"received {list(names)}, expected {list(self.feature_names_in_)}."
+                )
+        stamps = self._validate_timestamps(timestamps, index, n)
+        values = self._clean(values, names)
+        return values, names, has_names, index, stamps
+
+    @staticmethod
+    def _validate_timestamps(timestamps, index, n):
+        if timestamps is None:
+            if index is None or isinstance(index, pd.RangeIndex):
+                return None
+            stamps, source = index, "the index of `X`"
+        else:
+            stamps, source = pd.Index(np.asarray(timestamps)), "`timestamps`"
+            if len(stamps) != n:
+                raise ValueError(
+                    f"`timestamps` must have one value per row of `X` ({n}); received "
+                    f"{len(stamps)}."
+                )
+        if stamps.has_duplicates:
+            dup = stamps[stamps.duplicated()][0]
+            raise ValueError(f"{source} holds duplicate timestamps (first: {dup!r}).")
+        if not stamps.is_monotonic_increasing:
+            raw = np.asarray(stamps)
+            pos = int(np.flatnonzero(raw[1:] < raw[:-1])[0]) + 1
+            raise ValueError(
+                f"{source} must be sorted in increasing order; received "
+                f"{raw[pos - 1]!r} before {raw[pos]!r} (position {pos}). Sort the data "
+                "by time first."
+            )
+        return stamps
+
+    def _clean(self, values, names):
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            return values
+        if self.impute is None:
+            check_finite(values, "X")
+        frame = pd.DataFrame(np.where(bad, np.nan, values))
+        empty = [str(names[i]) for i in np.flatnonzero(frame.isna().all().to_numpy())]
+        if empty:
+            raise ValueError(
+                f"Cannot impute column(s) {empty}: they hold no finite value."
+            )
+        if self.impute == "linear":
+            frame = frame.interpolate(method="linear", limit_direction="both")
+        else:
+            frame = frame.ffill().bfill()
+        return frame.to_numpy(dtype=np.float64)
+
+    def _scale(self, values, *, fitting):
+        if fitting:
+            self.scaler_ = self._make_scaler()
+            if self.scaler_ is not None:
+                self.scaler_.fit(values)
+        scaled = values if self.scaler_ is None else self.scaler_.transform(values)
+        scaled = np.ascontiguousarray(scaled, dtype=np.float32)
+        if not np.all(np.isfinite(scaled)):
+            raise ValueError(
+                "The scaler produced NaN or infinite values; check the data or the "
+                f"scaler ({self.scaler_!r})."
+            )
+        return scaled
+
+    # ---------------------------------------------------------------- model
+    def _make_model(self, n_features):
+        params = dict(self.model_params or {})
+        if isinstance(self.model, str):
+            return build_model(self.model, self.window_, n_features, **params), 0
+        try:
+            model = keras.models.clone_model(self.model)
+        except Exception as exc:  # noqa: BLE001 - any failure means "cannot clone"
+            raise TypeError(
+                f"Could not clone the model {type(self.model).__name__} ({exc}). "
+                "Give a Functional/Sequential model or register the subclass with "
+                "keras.saving.register_keras_serializable and implement get_config."
+            ) from exc
+        probe = np.zeros((1, self.window_, n_features), dtype=np.float32)
+        output = tuple(np.shape(keras.ops.convert_to_numpy(model(probe))))
+        if output == probe.shape:
+            return model, 0
+        if len(output) == 2 and output == (1, n_features):
+            return model, 1
+        if len(output) == 3 and output[0] == 1 and output[2] == n_features:
+            return model, int(output[1])
+        raise ValueError(
+            f"The model maps windows of shape (batch, {self.window_}, {n_features}) to "
+            f"shape {('batch',) + output[1:]}; expected a reconstruction (batch, "
+            f"{self.window_}, {n_features}) or a forecast (batch, h, {n_features}) / "
+            f"(batch, {n_features})."
+        )
+
+    def _model_name(self):
+        return self.model if isinstance(self.model, str) else type(self.model).__name__
+
+    def _compute_model_id(self):
+        digest = hashlib.sha1()
+        for weight in self.model_.get_weights():
+            digest.update(np.ascontiguousarray(weight).tobytes())
+        return f"{self._model_name()}-{digest.hexdigest()[:12]}"
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, timestamps=None, y=None):
+        """Fit the scaler, train the model on windows of ``X``, fit the threshold.
+
+        Parameters
+        ----------
+        X : DataFrame, Series or array-like of shape (n_points, n_features)
+            Time along the rows, numeric columns.
+        timestamps : array-like of shape (n_points,), optional
+            Sorted, unique times of the rows (defaults to a non-range index
+            of ``X``); only checked here.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        values, names, has_names, _, _ = self._validate_data(X, timestamps, fitting=True)
+        n, n_features = values.shape
+        self.n_features_in_ = n_features
+        self.feature_names_in_ = names
+        self._fitted_with_names = has_names
+        if self.random_state is not None:
+            keras.utils.set_random_seed(int(self.random_state))
+        scaled = self._scale(values, fitting=True)
+        if self.window is None:
+            self.window_ = choose_window(scaled, self.min_window, self.max_window)
+        else:
+            self.window_ = int(self.window)
+        if n < self.window_:
+            raise ValueError(
+                f"`X` has {n} rows, fewer than the window length {self.window_}; "
+                "give more data or a smaller `window`."
+            )
+        self.model_, self.horizon_ = self._train(scaled, n_features)
+        contributions = self._contributions(scaled)
+        if self.robust:
+            # Stage 2: leave out the windows that cover the highest-scoring
+            # points and train a fresh model on the rest.
+            scores = contributions.sum(axis=1)
+            cut = np.quantile(scores, 1.0 - self.contamination)
+            suspect = np.r_[0, np.cumsum(scores > cut)]
+            self.model_, _ = self._train(scaled, n_features, suspect=suspect)
+            contributions = self._contributions(scaled)
+        self.training_scores_ = contributions.sum(axis=1)
+        self.threshold_strategy_ = get_threshold(self.threshold, self.contamination)
+        self.threshold_strategy_.fit(self.training_scores_)
+        self.threshold_ = float(self.threshold_strategy_.threshold_)
+        self.model_id_ = self._compute_model_id()
+        return self
+
+    def _train(self, scaled, n_features, suspect=None):
+        n = scaled.shape[0]
+        model, horizon = self._make_model(n_features)
+        span = self.window_ + horizon
+        if n < span:
+            raise ValueError(
+                f"`X` has {n} rows, fewer than window + forecast horizon = {span}."
+            )
+        self.horizon_ = horizon
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate), loss="mse"
+        )
+        train, valid = self._datasets(scaled, span, suspect)
+        history = model.fit(
+            train,
+            validation_data=valid,
+            epochs=self.epochs,
+            callbacks=list(self.callbacks or []),
+            verbose=self.verbose,
+        )
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        return model, horizon
+
+    def _datasets(self, scaled, span, suspect=None):
+        n = scaled.shape[0]
+        seed = None if self.random_state is None else int(self.random_state)
+        common = dict(window=self.window_, horizon=self.horizon_, batch_size=self.batch_size)
+        n_valid = int(round(self.validation_split * n))
+        if n_valid and (n_valid < span or n - n_valid < span):
+            warnings.warn(
+                f"validation_split={self.validation_split} leaves {n_valid} validation "
+                f"and {n - n_valid} training points, fewer than the span of one "
+                f"window ({span}); training without validation.",
+                UserWarning,
+                stacklevel=3,
+            )
+            n_valid = 0
+        starts = window_starts(n - n_valid, span, self.step)
+        if suspect is not None:
+            # suspect is the cumulative count of suspect points: a window is
+            # clean when the count does not grow over its span.
+            clean = suspect[starts + span] == suspect[starts]
+            # Keep at least half of the windows whatever the data look like.
+            if clean.sum() >= 0.5 * starts.size:
+                starts = starts[clean]
+        train = WindowDataset(scaled, shuffle=True, seed=seed, starts=starts, **common)
+        valid = None
+        if n_valid:
+            valid = WindowDataset(scaled, step=self.step, start=n - n_valid, **common)
+        return train, valid
+
+    # -------------------------------------------------------------- scoring
+    def _contributions(self, scaled):
+        errors, _ = point_errors(
+            self.model_,
+            scaled,
+            self.window_,
+            horizon=self.horizon_,
+            batch_size=self.predict_batch_size,
+        )
+        return errors / errors.shape[1]
+
+    def _prepare(self, X, timestamps=None):
+        check_is_fitted(self, ("model_", "threshold_"))
+        values, names, _, index, stamps = self._validate_data(X, timestamps, fitting=False)
+        span = self.window_ + self.horizon_
+        if values.shape[0] < span:
+            raise ValueError(
+                f"`X` has {values.shape[0]} rows, fewer than the window length "
+                f"{span}; it cannot be scored."
+            )
+        return self._scale(values, fitting=False), index, stamps, isinstance(X, (pd.Series, pd.DataFrame))
+
+    def _wrap(self, scores, index, is_pandas, name):
+        if is_pandas:
+            return pd.Series(scores, index=index, name=name)
+        return scores
+
+    def score_samples(self, X, timestamps=None):
+        """Anomaly score of every point: higher is more anomalous.
+
+        The score of point ``t`` is the squared reconstruction error of ``t``
+        averaged over every window covering it and over features (forecast
+        models: the squared forecast error of ``t`` averaged likewise; 0 for
+        the first ``window_`` points, which nothing forecasts).
+
+        Returns
+        -------
+        Series (same index as ``X``) when ``X`` is pandas, else ndarray of shape
+        (n_points,).
+        """
+        scaled, index, _, is_pandas = self._prepare(X, timestamps)
+        return self._wrap(self._contributions(scaled).sum(axis=1), index, is_pandas, "score")
+
+    def decision_function(self, X, timestamps=None):
+        """Same as :meth:`score_samples` (higher means more anomalous, as in PyOD)."""
+        return self.score_samples(X, timestamps)
+
+    def predict(self, X, timestamps=None):
+        """1 for points whose score exceeds ``threshold_``, else 0."""
+        scaled, index, _, is_pandas = self._prepare(X, timestamps)
+        scores = self._contributions(scaled).sum(axis=1)
+        return self._wrap((scores > self.threshold_).astype(int), index, is_pandas, "anomaly")
+
+    def explain(self, X, timestamps=None):
+        """Per-point, per-feature contributions to the score.
+
+        Returns
+        -------
+        DataFrame of shape (n_points, n_features)
+            Columns are ``feature_names_in_``; each row sums to the point's
+            score. The index is that of ``X`` (a range index for arrays).
+        """
+        scaled, index, _, _ = self._prepare(X, timestamps)
+        contributions = self._contributions(scaled)
+        return pd.DataFrame(
+            contributions,
+            index=index if index is not None else pd.RangeIndex(len(contributions)),
+            columns=list(self.feature_names_in_),
+        )
+
+    def detect(self, X, timestamps=None, top_k=3):
+        """Anomalous events of ``X``.
+
+        Points with ``score > threshold_`` are grouped into segments (runs
+        separated by at most ``merge_gap`` points merged; see
+        :func:`~fusionlab.detection.events.find_segments`). Each becomes an
+        :class:`Anomaly` with peak and mean score, severity from
+        ``peak_score / threshold_``
+        (:func:`~fusionlab.detection.events.severity_from_ratio`; ``'critical'``
+        when ``threshold_ <= 0``), type from the scaled values of its top
+        feature (:func:`~fusionlab.detection.events.classify_segment`), and the
+        ``top_k`` features with the largest share of its error.
+
+        Returns
+        -------
+        AnomalyList
+            Events in time order; ``.to_frame()`` gives a table.
+        """
+        top_k = check_positive_int(top_k, "top_k")
+        scaled, _, stamps, _ = self._prepare(X, timestamps)
+        contributions = self._contributions(scaled)
+        scores = contributions.sum(axis=1)
+        gap = self.merge_gap if self.merge_gap is not None else self.window_ // 4
+        events = AnomalyList()
+        names = list(self.feature_names_in_)
+        for start, end in find_segments(scores > self.threshold_, gap):
+            segment = scores[start : end + 1]
+            peak = float(segment.max())
+            ratio = peak / self.threshold_ if self.threshold_ > 0 else np.inf
+            per_feature = contributions[start : end + 1].sum(axis=0)
+            total = per_feature.sum()
+            shares = per_feature / total if total > 0 else np.full_like(per_feature, 1 / len(names))
+            order = np.argsort(-shares, kind="stable")[:top_k]
+            kind, stats = classify_segment(scaled[:, order[0]], start, end)
+            events.append(
+                Anomaly(
+                    start=stamps[start] if stamps is not None else start,
+                    end=stamps[end] if stamps is not None else end,
+                    start_index=start,
+                    end_index=end,
+                    peak_score=peak,
+                    mean_score=float(segment.mean()),
+                    severity=severity_from_ratio(ratio),
+                    anomaly_type=kind,
+                    top_features=tuple((names[i], float(shares[i])) for i in order),
+                    model_id=self.model_id_,
+                    metadata={
+                        "threshold": self.threshold_,
+                        "score_ratio": float(ratio),
+                        "window": self.window_,
+                        "type_feature": names[order[0]],
+                        **stats,
+                    },
+                )
+            )
+        return events
+
+    # ------------------------------------------------------------------- io
+    def save(self, path):
+        """Save the fitted detector to one zip archive at ``path``.
+
+        See :func:`fusionlab.detection.io.save_detector`.
+        """
+        from .io import save_detector
+
+        return save_detector(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a detector saved with :meth:`save`."""
+        from .io import load_detector
+
+        return load_detector(path)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "threshold_")
+

@@ -1,0 +1,120 @@
+"""Built-in models of :class:`~fusionlab.detection.AnomalyDetector` and their registry.
+
+A *model factory* is a callable ``factory(window, n_features, **params)``
+returning an unbuilt or built :class:`keras.Model` that maps windows of shape
+``(batch, window, n_features)`` to reconstructions of the same shape. Register
+new ones with :func:`register_model` (e.g. ``'cfc'`` or ``'ltc'`` later) and
+pass their name as ``AnomalyDetector(model=...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+
+from ..nn.anomaly_detection import ConvAutoencoderAnomaly, LSTMAutoencoderAnomaly
+
+__all__ = ["register_model", "available_models", "build_model"]
+
+_REGISTRY: dict[str, Callable] = {}
+
+
+def register_model(name: str, factory: Callable, *, overwrite: bool = False) -> None:
+    """Register ``factory`` under ``name`` (lower-cased).
+
+    Parameters
+    ----------
+    name : str
+        Name used in ``AnomalyDetector(model=name)``.
+    factory : callable
+        ``factory(window, n_features, **params) -> keras.Model``.
+    overwrite : bool, default=False
+        Replace an existing entry instead of raising ``ValueError``.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from fusionlab.detection import register_model, available_models
+    >>> def dense_ae(window, n_features, units=8):
+    ...     return keras.Sequential([
+    ...         keras.Input((window, n_features)),
+    ...         keras.layers.Flatten(),
+    ...         keras.layers.Dense(units, activation="relu"),
+    ...         keras.layers.Dense(window * n_features),
+    ...         keras.layers.Reshape((window, n_features)),
+    ...     ])
+    >>> register_model("dense_ae", dense_ae, overwrite=True)
+    >>> "dense_ae" in available_models()
+    True
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a non-empty string; received {name!r}.")
+    if not callable(factory):
+        raise TypeError(f"`factory` must be callable; received {factory!r}.")
+    key = name.lower()
+    if key in _REGISTRY and not overwrite:
+        raise ValueError(
+            f"A model named {key!r} is already registered; pass overwrite=True "
+            "to replace it."
+        )
+    _REGISTRY[key] = factory
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`build_model`, sorted."""
+    return sorted(_REGISTRY)
+
+
+def build_model(name: str, window: int, n_features: int, **params) -> keras.Model:
+    """Build the registered model ``name`` for windows ``(window, n_features)``.
+
+    The model is built (its weights exist) but not compiled.
+
+    Examples
+    --------
+    >>> from fusionlab.detection import build_model
+    >>> model = build_model("conv_autoencoder", window=16, n_features=2)
+    >>> tuple(model.compute_output_shape((None, 16, 2)))
+    (None, 16, 2)
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"`model` name must be a string; received {name!r}.")
+    key = name.lower()
+    if key not in _REGISTRY:
+        raise ValueError(
+            f"`model` must be one of {available_models()} or a keras.Model; "
+            f"received {name!r}."
+        )
+    model = _REGISTRY[key](window, n_features, **params)
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"The factory registered as {key!r} must return a keras.Model; it "
+            f"returned {type(model).__name__}."
+        )
+    if not model.built:
+        model.build((None, window, n_features))
+    return model
+
+
+def _lstm_autoencoder(window, n_features, latent_dim=8, lstm_units=32, **params):
+    # Small enough to train in seconds on a CPU; a linear output because the
+    # detector standardises the data (values are not bounded to [-1, 1]).
+    params.setdefault("activation", "linear")
+    return LSTMAutoencoderAnomaly(
+        latent_dim=latent_dim, lstm_units=lstm_units, n_features=n_features, **params
+    )
+
+
+def _conv_autoencoder(window, n_features, filters=(32, 16), latent_channels=8, **params):
+    params.setdefault("activation", "linear")
+    return ConvAutoencoderAnomaly(
+        filters=filters,
+        latent_channels=latent_channels,
+        n_features=n_features,
+        **params,
+    )
+
+
+register_model("lstm_autoencoder", _lstm_autoencoder)
+register_model("conv_autoencoder", _conv_autoencoder)

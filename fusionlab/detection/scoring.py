@@ -1,0 +1,149 @@
+"""From per-window errors to one score per time point."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["PointErrorAccumulator", "point_errors"]
+
+
+class PointErrorAccumulator:
+    """Average per-step, per-feature window errors over the windows covering each point.
+
+    Each window starting at ``s`` gives an error array of shape
+    ``(length, n_features)`` for points ``s + offset ... s + offset + length - 1``
+    (``offset=0`` for reconstructions, ``window`` for forecasts). The
+    accumulator sums, for every point and feature, the errors of all windows
+    that cover it and counts those windows; :meth:`result` divides. Batches
+    are added one after the other, so no array of all windows is needed.
+
+    The work is vectorised over windows: one array addition per step offset
+    within the window (at most ``length`` per batch), never a Python loop over
+    windows or points.
+
+    Parameters
+    ----------
+    n_points, n_features : int
+    length : int
+        Steps of each window's error.
+    offset : int, default=0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.scoring import PointErrorAccumulator
+    >>> acc = PointErrorAccumulator(n_points=4, n_features=1, length=2)
+    >>> acc.add(np.array([0, 1, 2]), np.array([[[1.], [3.]], [[5.], [7.]], [[9.], [11.]]]))
+    >>> mean, covered = acc.result()
+    >>> mean.ravel()      # point 1: (3 + 5) / 2, point 2: (7 + 9) / 2
+    array([ 1.,  4.,  8., 11.])
+    """
+
+    def __init__(self, n_points, n_features, length, offset=0):
+        self.n_points = int(n_points)
+        self.n_features = int(n_features)
+        self.length = int(length)
+        self.offset = int(offset)
+        self.sums = np.zeros((self.n_points, self.n_features), dtype=np.float64)
+        # Difference array of the window counts: +1 where coverage starts,
+        # -1 just after it ends; its cumulative sum is the count per point.
+        self._count_diff = np.zeros(self.n_points + 1, dtype=np.int64)
+
+    def add(self, starts, errors):
+        """Add the errors ``(b, length, n_features)`` of windows starting at ``starts``."""
+        starts = np.asarray(starts, dtype=np.int64)
+        errors = np.asarray(errors)
+        if errors.ndim == 2:
+            errors = errors[:, :, None]
+        if errors.shape != (starts.size, self.length, self.n_features):
+            raise ValueError(
+                f"`errors` must have shape ({starts.size}, {self.length}, "
+                f"{self.n_features}); received {errors.shape}."
+            )
+        if starts.size == 0:
+            return
+        first = starts + self.offset
+        if first.min() < 0 or first.max() + self.length > self.n_points:
+            raise ValueError("Window errors fall outside the series.")
+        contiguous = starts.size == 1 or bool(np.all(np.diff(starts) == 1))
+        b = starts.size
+        for j in range(self.length):
+            if contiguous:
+                lo = int(first[0]) + j
+                self.sums[lo : lo + b] += errors[:, j, :]
+            else:
+                # Within one offset j the target points are distinct, so a
+                # fancy-indexed += is exact (no need for np.add.at).
+                self.sums[first + j] += errors[:, j, :]
+        np.add.at(self._count_diff, first, 1)
+        np.add.at(self._count_diff, first + self.length, -1)
+
+    @property
+    def counts(self):
+        """Number of windows covering each point, shape ``(n_points,)``."""
+        return np.cumsum(self._count_diff[:-1])
+
+    def result(self):
+        """``(mean_errors, covered)``.
+
+        ``mean_errors`` has shape ``(n_points, n_features)``: the average error
+        of each point over the windows covering it, ``0.0`` where no window
+        covers the point; ``covered`` is the boolean mask of covered points.
+        """
+        counts = self.counts
+        covered = counts > 0
+        mean = np.zeros_like(self.sums)
+        mean[covered] = self.sums[covered] / counts[covered, None]
+        return mean, covered
+
+
+def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024):
+    """Per-point, per-feature squared errors of ``model`` over ``data``.
+
+    Streams over batches of windows from a
+    :class:`~fusionlab.detection.WindowDataset` (the last window is always
+    included so every point is covered), predicts each batch, and feeds the
+    squared errors to a :class:`PointErrorAccumulator`.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Reconstruction model (``horizon=0``: output shape = input shape) or
+        forecast model (``horizon=h``: output ``(batch, h, n_features)``, or
+        ``(batch, n_features)`` when ``h == 1``).
+    data : ndarray of shape (n_points, n_features)
+        Scaled series.
+    window : int
+    horizon : int, default=0
+    step : int, default=1
+    batch_size : int, default=1024
+
+    Returns
+    -------
+    mean_errors : ndarray of shape (n_points, n_features), float64
+    covered : ndarray of bool, shape (n_points,)
+    """
+    from .windowing import WindowDataset
+
+    dataset = WindowDataset(
+        data, window, step=step, batch_size=batch_size, horizon=horizon,
+        targets=False, include_last=True,
+    )
+    n_points, n_features = dataset.data.shape
+    length = horizon if horizon else window
+    acc = PointErrorAccumulator(n_points, n_features, length, offset=window if horizon else 0)
+    for index in range(len(dataset)):
+        starts, spans = dataset.batch_spans(index)
+        inputs = spans[:, :window]
+        target = spans[:, window:] if horizon else spans
+        output = np.asarray(model.predict_on_batch(inputs))
+        if output.ndim == 2:
+            output = output[:, None, :]
+        if output.shape != target.shape:
+            raise ValueError(
+                f"The model returned shape {output.shape} for inputs of shape "
+                f"{inputs.shape}; expected {target.shape}."
+            )
+        error = target - output
+        acc.add(starts, np.square(error, out=error))
+    return acc.result()

@@ -1,0 +1,33 @@
+"""Evaluation metrics for time-series anomaly detection.
+
+All functions take ``labels`` (0/1 per time point, 1 = anomaly) first and
+``scores`` (higher = more anomalous) second, like scikit-learn. Threshold
+metrics flag a point when ``score >= threshold``; with ``threshold=None`` they
+expect 0/1 predictions instead of scores.
+"""
+
+from .evaluate import compare, evaluate
+from .event_based import event_f1, point_adjust, point_adjusted_f1
+from .pointwise import PRF, BestF1, auc_pr, auc_roc, best_f1, point_f1
+from .range_based import range_f1, range_precision_recall
+from .vus import VUS, vus, vus_pr, vus_roc
+
+__all__ = [
+    "PRF",
+    "BestF1",
+    "VUS",
+    "point_f1",
+    "best_f1",
+    "auc_roc",
+    "auc_pr",
+    "point_adjust",
+    "point_adjusted_f1",
+    "event_f1",
+    "range_precision_recall",
+    "range_f1",
+    "vus",
+    "vus_roc",
+    "vus_pr",
+    "evaluate",
+    "compare",
+]

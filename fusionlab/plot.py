@@ -1,0 +1,563 @@
+"""Matplotlib figures for anomaly-detection results.
+
+Every function draws on ``ax`` when given (and returns its figure) or on a
+new :class:`matplotlib.figure.Figure`; pyplot is never used, so no global
+figure state is created or left behind. Inputs are plain arrays, pandas
+objects, or event tables: a DataFrame with ``start`` and ``end`` columns
+(optionally ``severity``, ``peak_score``), any object with a ``to_frame()``
+method returning one, or a list of such objects or of dicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from ._validation import check_finite
+
+__all__ = [
+    "SEVERITY_LEVELS",
+    "SEVERITY_COLORS",
+    "plot_series",
+    "plot_scores",
+    "plot_score_distribution",
+    "plot_severity_distribution",
+    "plot_anomaly_timeline",
+    "plot_feature_contributions",
+    "plot_detection",
+]
+
+SEVERITY_LEVELS = ("low", "medium", "high", "critical")
+SEVERITY_COLORS = {"low": "#f1c232", "medium": "#f28e2b", "high": "#d62728",
+                   "critical": "#6b0f1a"}
+_UNKNOWN_COLOR = "#7f7f7f"
+_LABEL_COLOR = "#9ecae1"
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        figure = Figure(figsize=figsize, layout="constrained")
+        return figure, figure.add_subplot()
+    return ax.get_figure(), ax
+
+
+def _values(values, name, *, allow_none=False):
+    if values is None:
+        if allow_none:
+            return None
+        raise ValueError(f"`{name}` is required.")
+    array = np.asarray(values)
+    if array.ndim == 2 and 1 in array.shape:
+        array = array.reshape(-1)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"`{name}` must be a non-empty 1-D array; received shape {array.shape}.")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"`{name}` must be numeric; received dtype {array.dtype}.")
+    array = array.astype(float)
+    check_finite(array, name)
+    return array
+
+
+def _time(time, n, name="time"):
+    if time is None:
+        return np.arange(n)
+    axis = pd.Index(time) if not isinstance(time, pd.Index) else time
+    if len(axis) != n:
+        raise ValueError(f"`{name}` must have one entry per point ({n}); received {len(axis)}.")
+    return axis.to_numpy()
+
+
+def _mask(mask, n, name):
+    if mask is None:
+        return None
+    array = np.asarray(mask)
+    if array.shape != (n,):
+        raise ValueError(f"`{name}` must have shape ({n},); received {array.shape}.")
+    if array.dtype != bool:
+        if not np.isin(array, (0, 1)).all():
+            raise ValueError(f"`{name}` must hold 0/1 values.")
+        array = array.astype(bool)
+    return array
+
+
+def _runs(mask):
+    padded = np.concatenate(([False], mask, [False])).astype(np.int8)
+    change = np.flatnonzero(np.diff(padded))
+    return change[0::2], change[1::2] - 1
+
+
+def events_frame(events) -> pd.DataFrame:
+    """Normalise an event table to a DataFrame with ``start`` and ``end``.
+
+    Accepts a DataFrame, an object with ``to_frame()``, or a list of such
+    objects, dicts or dataclass instances. ``None`` gives an empty table.
+    """
+    if events is None:
+        return pd.DataFrame(columns=["start", "end"])
+    if isinstance(events, pd.DataFrame):
+        frame = events
+    elif hasattr(events, "to_frame"):
+        frame = events.to_frame()
+    elif isinstance(events, (list, tuple)):
+        if not events:
+            return pd.DataFrame(columns=["start", "end"])
+        if all(hasattr(e, "to_frame") for e in events):
+            frame = pd.concat([e.to_frame() for e in events], ignore_index=True)
+        elif all(isinstance(e, dict) for e in events):
+            frame = pd.DataFrame(list(events))
+        elif all(dataclasses.is_dataclass(e) for e in events):
+            frame = pd.DataFrame([dataclasses.asdict(e) for e in events])
+        else:
+            raise TypeError("`events` list items must all have `to_frame()`, or all be "
+                            "dicts or dataclass instances.")
+    else:
+        raise TypeError(
+            "`events` must be a DataFrame with start/end columns, an object with "
+            f"`to_frame()`, or a list of events; received {type(events).__name__}."
+        )
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"`events.to_frame()` must return a DataFrame; got {type(frame).__name__}.")
+    missing = {"start", "end"} - set(frame.columns)
+    if missing:
+        raise ValueError(
+            f"`events` needs columns 'start' and 'end'; missing {sorted(missing)} "
+            f"(columns: {list(frame.columns)})."
+        )
+    return frame.reset_index(drop=True)
+
+
+def _severity_color(severity):
+    return SEVERITY_COLORS.get(str(severity).lower(), _UNKNOWN_COLOR)
+
+
+def _shade_labels(ax, time, labels, label="labelled anomaly"):
+    starts, ends = _runs(labels)
+    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        ax.axvspan(time[s], time[e], color=_LABEL_COLOR, alpha=0.5, lw=0,
+                   label=label if i == 0 else None)
+
+
+def plot_series(values, time=None, *, labels=None, anomalies=None, events=None, ax=None,
+                title=None, figsize=(10, 3.5)) -> Figure:
+    """Plot a series with anomalous points and event spans.
+
+    Parameters
+    ----------
+    values : array-like of shape (n,)
+        The series.
+    time : array-like of shape (n,), optional
+        x values (numbers or timestamps); the position by default.
+    labels : array-like of 0/1, optional
+        Ground truth, drawn as light blue background spans.
+    anomalies : array-like of 0/1, optional
+        Flagged points (e.g. ``detector.predict(X)``), drawn as red markers.
+    events : event table, optional
+        Detected events, drawn as spans from ``start`` to ``end`` (in ``time``
+        units) coloured by ``severity`` when that column exists.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure otherwise.
+    title : str, optional
+    figsize : (float, float), default=(10, 3.5)
+        Size of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from fusionlab.datasets import make_sine_anomalies
+    >>> from fusionlab.plot import plot_series
+    >>> df = make_sine_anomalies()
+    >>> fig = plot_series(df["value"], df["time"], labels=df["label"])
+    >>> len(fig.axes[0].lines)
+    1
+    """
+    y = _values(values, "values")
+    x = _time(time, y.size)
+    labels = _mask(labels, y.size, "labels")
+    anomalies = _mask(anomalies, y.size, "anomalies")
+    frame = events_frame(events)
+    figure, ax = _axes(ax, figsize)
+    if labels is not None:
+        _shade_labels(ax, x, labels)
+    for _, event in frame.iterrows():
+        severity = event.get("severity", None)
+        ax.axvspan(event["start"], event["end"], color=_severity_color(severity), alpha=0.25,
+                   lw=0)
+    ax.plot(x, y, color="#1f77b4", lw=1.0, label="value")
+    if anomalies is not None and anomalies.any():
+        ax.scatter(x[anomalies], y[anomalies], color="#d62728", s=14, zorder=3,
+                   label="flagged point")
+    if len(frame):
+        present = [s for s in SEVERITY_LEVELS if "severity" in frame
+                   and (frame["severity"].astype(str).str.lower() == s).any()]
+        handles = [Patch(color=SEVERITY_COLORS[s], alpha=0.4, label=f"{s} event")
+                   for s in present] or [Patch(color=_UNKNOWN_COLOR, alpha=0.4, label="event")]
+    else:
+        handles = []
+    existing, names = ax.get_legend_handles_labels()
+    ax.legend(existing + handles, names + [h.get_label() for h in handles], loc="upper right",
+              fontsize="small")
+    ax.set_xlabel("time")
+    ax.set_ylabel("value")
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def plot_scores(scores, threshold=None, time=None, *, labels=None, ax=None, title=None,
+                figsize=(10, 3)) -> Figure:
+    """Plot anomaly scores over time with the decision threshold.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+        Anomaly scores.
+    threshold : float, optional
+        Drawn as a dashed horizontal line; points at or above it are marked.
+    time : array-like of shape (n,), optional
+        x values; the position by default.
+    labels : array-like of 0/1, optional
+        Ground truth, drawn as background spans.
+    ax, title, figsize
+        As in :func:`plot_series`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.plot import plot_scores
+    >>> fig = plot_scores(np.random.default_rng(0).random(50), threshold=0.9)
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['score', 'threshold']
+    """
+    y = _values(scores, "scores")
+    x = _time(time, y.size)
+    labels = _mask(labels, y.size, "labels")
+    figure, ax = _axes(ax, figsize)
+    if labels is not None:
+        _shade_labels(ax, x, labels)
+    ax.plot(x, y, color="#4c4c4c", lw=1.0, label="score")
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+            raise TypeError(f"`threshold` must be a number; received {threshold!r}.")
+        ax.axhline(threshold, color="#d62728", ls="--", lw=1.2, label="threshold")
+        above = y >= threshold
+        if above.any():
+            ax.scatter(x[above], y[above], color="#d62728", s=12, zorder=3, label="above")
+    ax.set_xlabel("time")
+    ax.set_ylabel("anomaly score")
+    ax.legend(loc="upper right", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def plot_score_distribution(scores, labels, threshold=None, *, bins=50, ax=None, title=None,
+                            figsize=(6, 3.5)) -> Figure:
+    """Histograms of the scores of normal and anomalous points.
+
+    Both histograms are densities on shared bins, so classes of very
+    different sizes stay comparable.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+    labels : array-like of 0/1, shape (n,)
+    threshold : float, optional
+        Drawn as a vertical dashed line.
+    bins : int, default=50
+    ax, title, figsize
+        As in :func:`plot_series`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.plot import plot_score_distribution
+    >>> labels = np.r_[np.zeros(90), np.ones(10)]
+    >>> fig = plot_score_distribution(labels + np.random.default_rng(0).random(100), labels)
+    >>> len(fig.axes[0].containers)
+    2
+    """
+    y = _values(scores, "scores")
+    labels = _mask(labels, y.size, "labels")
+    if labels is None:
+        raise ValueError("`labels` is required.")
+    figure, ax = _axes(ax, figsize)
+    edges = np.histogram_bin_edges(y, bins=bins)
+    for mask, name, color in ((~labels, "normal", "#1f77b4"), (labels, "anomaly", "#d62728")):
+        if mask.any():
+            ax.hist(y[mask], bins=edges, density=True, alpha=0.55, color=color,
+                    label=f"{name} (n={int(mask.sum())})")
+    if threshold is not None:
+        ax.axvline(threshold, color="black", ls="--", lw=1.2, label="threshold")
+    ax.set_xlabel("anomaly score")
+    ax.set_ylabel("density")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def plot_severity_distribution(events, *, ax=None, title=None, figsize=(5, 3.5)) -> Figure:
+    """Bar chart of the number of events per severity level.
+
+    All four levels (low, medium, high, critical) are shown, with zero bars
+    for absent ones; other values are added after them.
+
+    Parameters
+    ----------
+    events : event table with a ``severity`` column
+    ax, title, figsize
+        As in :func:`plot_series`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fusionlab.plot import plot_severity_distribution
+    >>> events = pd.DataFrame({"start": [1, 5, 9], "end": [2, 6, 9],
+    ...                        "severity": ["low", "high", "high"]})
+    >>> fig = plot_severity_distribution(events)
+    >>> [int(p.get_height()) for p in fig.axes[0].patches]
+    [1, 0, 2, 0]
+    """
+    frame = events_frame(events)
+    if "severity" not in frame:
+        raise ValueError("`events` needs a 'severity' column.")
+    severity = frame["severity"].astype(str).str.lower()
+    extra = sorted(set(severity) - set(SEVERITY_LEVELS))
+    levels = list(SEVERITY_LEVELS) + extra
+    counts = severity.value_counts().reindex(levels, fill_value=0)
+    figure, ax = _axes(ax, figsize)
+    bars = ax.bar(levels, counts.to_numpy(), color=[_severity_color(s) for s in levels])
+    ax.bar_label(bars)
+    ax.set_xlabel("severity")
+    ax.set_ylabel("events")
+    ax.margins(y=0.15)
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def plot_anomaly_timeline(events, scores=None, time=None, *, ax=None, title=None,
+                          figsize=(10, 3)) -> Figure:
+    """Events on a time axis at the height of their peak score, by severity.
+
+    Each event is a horizontal bar from ``start`` to ``end`` at
+    ``peak_score`` (``mean_score`` if there is no peak) with a marker at its
+    start, coloured by ``severity``. When ``scores`` are given they are drawn
+    underneath in grey.
+
+    Parameters
+    ----------
+    events : event table with ``peak_score`` or ``mean_score`` columns
+    scores : array-like of shape (n,), optional
+    time : array-like of shape (n,), optional
+        x values of ``scores``.
+    ax, title, figsize
+        As in :func:`plot_series`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fusionlab.plot import plot_anomaly_timeline
+    >>> events = pd.DataFrame({"start": [3, 20], "end": [6, 22], "peak_score": [2.5, 4.0],
+    ...                        "severity": ["medium", "critical"]})
+    >>> fig = plot_anomaly_timeline(events)
+    >>> len(fig.axes[0].collections)
+    4
+    """
+    frame = events_frame(events)
+    height_column = next((c for c in ("peak_score", "mean_score") if c in frame), None)
+    if height_column is None:
+        raise ValueError("`events` needs a 'peak_score' or 'mean_score' column.")
+    figure, ax = _axes(ax, figsize)
+    if scores is not None:
+        y = _values(scores, "scores")
+        ax.plot(_time(time, y.size), y, color="#b0b0b0", lw=0.8, label="score", zorder=1)
+    severity = (frame["severity"].astype(str).str.lower() if "severity" in frame
+                else pd.Series(["event"] * len(frame)))
+    for level in list(SEVERITY_LEVELS) + sorted(set(severity) - set(SEVERITY_LEVELS)):
+        chosen = frame[(severity == level).to_numpy()]
+        if chosen.empty:
+            continue
+        color = _severity_color(level)
+        ax.hlines(chosen[height_column], chosen["start"], chosen["end"], colors=color, lw=4,
+                  zorder=2)
+        ax.scatter(chosen["start"], chosen[height_column], color=to_rgba(color), s=30,
+                   zorder=3, label=level)
+    ax.set_xlabel("time")
+    ax.set_ylabel(height_column.replace("_", " "))
+    if len(frame) or scores is not None:
+        ax.legend(fontsize="small", loc="upper right")
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def plot_feature_contributions(contributions, feature_names=None, time=None, *, ax=None,
+                               title=None, cmap="magma", figsize=(10, 3.5)) -> Figure:
+    """Heatmap of per-feature contributions to the anomaly score over time.
+
+    Parameters
+    ----------
+    contributions : array-like or DataFrame of shape (n_time, n_features)
+        One row per time point (e.g. per-feature reconstruction errors). A
+        DataFrame gives the feature names and, when ``time`` is None, its
+        index as time.
+    feature_names : sequence of str, optional
+        Row labels of the heatmap.
+    time : array-like of shape (n_time,), optional
+        Used for the x tick labels.
+    ax, title, figsize
+        As in :func:`plot_series`.
+    cmap : str, default='magma'
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The heatmap (features as rows) with a colour bar.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.plot import plot_feature_contributions
+    >>> fig = plot_feature_contributions(np.random.default_rng(0).random((40, 3)),
+    ...                                  ["cpu", "memory", "network"])
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['cpu', 'memory', 'network']
+    """
+    if isinstance(contributions, pd.DataFrame):
+        feature_names = list(contributions.columns) if feature_names is None else feature_names
+        if time is None:
+            time = contributions.index
+        matrix = contributions.to_numpy()
+    else:
+        matrix = np.asarray(contributions)
+    if matrix.ndim != 2 or matrix.size == 0:
+        raise ValueError(
+            "`contributions` must be a non-empty 2-D array (n_time, n_features); received "
+            f"shape {matrix.shape}."
+        )
+    if not np.issubdtype(matrix.dtype, np.number):
+        raise TypeError(f"`contributions` must be numeric; received dtype {matrix.dtype}.")
+    matrix = matrix.astype(float)
+    check_finite(matrix, "contributions")
+    n_time, n_features = matrix.shape
+    if feature_names is None:
+        feature_names = [f"feature {i}" for i in range(n_features)]
+    feature_names = [str(name) for name in feature_names]
+    if len(feature_names) != n_features:
+        raise ValueError(
+            f"`feature_names` must have {n_features} entries; received {len(feature_names)}."
+        )
+    figure, ax = _axes(ax, figsize)
+    image = ax.imshow(matrix.T, aspect="auto", interpolation="nearest", cmap=cmap,
+                      origin="upper")
+    ax.set_yticks(np.arange(n_features), labels=feature_names)
+    if time is not None:
+        stamps = _time(time, n_time)
+        ticks = np.unique(np.linspace(0, n_time - 1, min(n_time, 6)).astype(int))
+        ax.set_xticks(ticks, labels=[str(pd.Timestamp(stamps[i]))[:16]
+                                     if np.issubdtype(np.asarray(stamps).dtype, np.datetime64)
+                                     else str(stamps[i]) for i in ticks])
+    ax.set_xlabel("time")
+    figure.colorbar(image, ax=ax, label="contribution")
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def plot_detection(values, scores, threshold, events=None, *, time=None, path=None,
+                   max_features=5, title=None, figsize=(10, 5)) -> Figure:
+    """Two panels: the series with event spans (top), the scores (bottom).
+
+    Parameters
+    ----------
+    values : array-like of shape (n,) or (n, n_features)
+        The series; at most ``max_features`` columns are drawn.
+    scores : array-like of shape (n,)
+        One anomaly score per point (e.g. ``detector.score_samples(X)``).
+    threshold : float
+        Drawn as a dashed line on the scores.
+    events : event table, optional
+        Detected events (see :func:`events_frame`); their ``start_index`` /
+        ``end_index`` columns place them when present, else ``start``/``end``
+        in ``time`` units. Shaded by ``severity`` on both panels.
+    time : array-like of shape (n,), optional
+        x values; the position by default.
+    path : str or path, optional
+        Also save the figure there (PNG at 100 dpi).
+    max_features : int, default=5
+    title : str, optional
+        Default: the number of anomalous periods.
+    figsize : (float, float), default=(10, 5)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.plot import plot_detection
+    >>> scores = np.r_[np.zeros(50), np.ones(5), np.zeros(45)]
+    >>> events = [{"start": 50, "end": 54, "severity": "high"}]
+    >>> fig = plot_detection(np.sin(np.arange(100) / 5), scores, 0.5, events)
+    >>> len(fig.axes)
+    2
+    """
+    data = np.asarray(values, dtype=float)
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.ndim != 2:
+        raise ValueError(f"`values` must be 1D or 2D; received shape {data.shape}.")
+    y = _values(scores, "scores")
+    if data.shape[0] != y.size:
+        raise ValueError(
+            f"`values` has {data.shape[0]} rows but `scores` has {y.size} points."
+        )
+    x = _time(time, y.size)
+    frame = events_frame(events)
+    figure = Figure(figsize=figsize, layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    for column in range(min(data.shape[1], max_features)):
+        top.plot(x, data[:, column], lw=1)
+    bottom.plot(x, y, lw=1, color="black", label="score")
+    bottom.axhline(threshold, color="#d62728", ls="--", lw=1, label="threshold")
+    positional = {"start_index", "end_index"} <= set(frame.columns)
+    for _, event in frame.iterrows():
+        lo, hi = ((x[int(event["start_index"])], x[int(event["end_index"])]) if positional
+                  else (event["start"], event["end"]))
+        colour = _severity_color(event.get("severity", None))
+        for ax in (top, bottom):
+            ax.axvspan(lo, hi, color=colour, alpha=0.3, lw=0)
+    top.set_ylabel("value")
+    bottom.set_ylabel("anomaly score")
+    bottom.legend(loc="upper right", fontsize="small")
+    top.set_title(title or f"{len(frame)} anomalous period(s)")
+    if path is not None:
+        figure.savefig(path, dpi=100)
+    return figure

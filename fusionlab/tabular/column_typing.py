@@ -1,0 +1,326 @@
+"""Automatic column typing for tabular anomaly detection.
+
+:func:`infer_column_types` decides, for every column of a DataFrame, whether
+it is used as a ``"numeric"``, ``"categorical"``, ``"boolean"`` or
+``"datetime"`` feature, or excluded (identifier-like, all missing, constant),
+and says why. :func:`coerce_frame` then converts a frame to those types,
+reporting the values it could not convert instead of losing them silently.
+
+The module is named ``column_typing`` rather than ``typing`` so that it can
+never shadow the standard library module of that name.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["COLUMN_TYPES", "infer_column_types", "coerce_frame", "check_frame"]
+
+#: The feature types a column can be given; ``"exclude"`` drops it.
+COLUMN_TYPES = ("numeric", "categorical", "boolean", "datetime", "exclude")
+
+# An object column counts as numeric when at least this share of its
+# non-missing values parse as numbers (the rest become missing, with a note).
+_NUMERIC_SHARE = 0.9
+# Same for strings that parse as dates.
+_DATETIME_SHARE = 0.9
+# How many values are tried when guessing whether strings are dates.
+_DATETIME_SAMPLE = 500
+# Text columns with more distinct values than this share of their rows (and
+# more than ``max_categories``) look like identifiers or free text.
+_ID_UNIQUE_SHARE = 0.5
+# Below this many rows, uniqueness says nothing about a column being an id.
+_ID_MIN_ROWS = 20
+_ID_NAME = re.compile(r"(^|[_\s\-.])(id|uuid|guid|key)$|^(id|uuid|guid|key)([_\s\-.]|$)",
+                      re.IGNORECASE)
+_BOOL_TEXT = {"true": 1.0, "false": 0.0}
+
+
+def check_frame(df, name: str = "df", *, allow_empty: bool = False) -> pd.DataFrame:
+    """Validate a DataFrame and return it with string column names.
+
+    Column labels are converted with ``str`` because feature names in the
+    output must be JSON keys; two labels that become the same string (``1``
+    and ``"1"``), like plain duplicated labels, are an error because the
+    blame for a feature could not be told apart.
+
+    Raises
+    ------
+    TypeError
+        If ``df`` is not a :class:`pandas.DataFrame`.
+    ValueError
+        If it has duplicated column names, or no rows or columns while
+        ``allow_empty`` is false.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(
+            f"`{name}` must be a pandas DataFrame; received {type(df).__name__}."
+        )
+    names = [str(c) for c in df.columns]
+    seen, dupes = set(), []
+    for label in names:
+        if label in seen and label not in dupes:
+            dupes.append(label)
+        seen.add(label)
+    if dupes:
+        raise ValueError(
+            f"`{name}` has duplicated column names {dupes}; rename them so that "
+            "every column (and every blamed feature) has its own name."
+        )
+    if not allow_empty and (df.shape[0] == 0 or df.shape[1] == 0):
+        raise ValueError(
+            f"`{name}` is empty: expected at least one row and one column; "
+            f"received shape {df.shape}."
+        )
+    if list(df.columns) != names:
+        df = df.set_axis(names, axis=1)
+    return df
+
+
+def _is_bool_value(value) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
+def _is_number_value(value) -> bool:
+    return isinstance(value, int | float | np.number) and not _is_bool_value(value)
+
+
+def _looks_like_id_name(name: str) -> bool:
+    return bool(_ID_NAME.search(name.strip()))
+
+
+def _guess_datetime(values: pd.Series) -> bool:
+    sample = values.iloc[:_DATETIME_SAMPLE].astype(str)
+    # Pure numbers were already handled; a string of digits is not a date.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return parsed.notna().mean() >= _DATETIME_SHARE
+
+
+def _infer_one(name: str, column: pd.Series, max_categories: int):
+    """Return ``(type, note)``; ``type == "exclude"`` makes ``note`` the reason."""
+    values = column.dropna()
+    n_rows = len(column)
+    if values.empty:
+        return "exclude", "all values are missing"
+    if pd.api.types.is_datetime64_any_dtype(column):
+        kind = "datetime"
+    elif pd.api.types.is_bool_dtype(column):
+        kind = "boolean"
+    elif pd.api.types.is_numeric_dtype(column):
+        kind = "numeric"
+    else:
+        kind = None
+    try:
+        n_unique = values.nunique()
+    except TypeError:  # unhashable cells (lists, dicts)
+        values = values.astype(str)
+        n_unique = values.nunique()
+    if n_unique == 1:
+        return "exclude", f"constant: a single distinct value ({values.iloc[0]})"
+    if kind == "numeric":
+        unique_ints = (pd.api.types.is_integer_dtype(column) and n_unique == n_rows
+                       and n_rows >= _ID_MIN_ROWS)
+        if unique_ints and (values.is_monotonic_increasing or _looks_like_id_name(name)):
+            return "exclude", "identifier-like: a distinct integer on every row"
+        return "numeric", None
+    if kind is not None:
+        return kind, None
+
+    # Object / string / category columns: look at what the cells hold.
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    if values.map(_is_bool_value).all():
+        return "boolean", None
+    numbers = pd.to_numeric(values, errors="coerce")
+    share = numbers.notna().mean()
+    if share == 1.0:
+        return "numeric", "numbers stored as text"
+    if share >= _NUMERIC_SHARE:
+        bad = int(numbers.isna().sum())
+        return "numeric", (f"mixed types: {bad} non-numeric value(s) are treated "
+                           "as missing")
+    if values.map(_is_number_value).any():
+        note = "mixed types: numbers and text, all values are compared as text"
+    else:
+        note = None
+        if _guess_datetime(values):
+            return "datetime", "dates stored as text"
+    as_text = values.astype(str)
+    n_unique = as_text.nunique()
+    if (n_unique > max_categories and n_rows >= _ID_MIN_ROWS
+            and n_unique > _ID_UNIQUE_SHARE * len(values)):
+        return "exclude", (f"identifier-like or free text: {n_unique} distinct "
+                           f"values in {len(values)} non-missing rows")
+    if n_unique > max_categories:
+        extra = (f"{n_unique} distinct values: the {max_categories} most frequent "
+                 "are encoded, the others count as unseen")
+        note = f"{note}; {extra}" if note else extra
+    return "categorical", note
+
+
+def infer_column_types(df: pd.DataFrame, overrides: Mapping | None = None, *,
+                       max_categories: int = 50):
+    """Decide how every column of ``df`` is used as a feature.
+
+    Rules, in order (``overrides`` win over all of them):
+
+    1. all values missing -> excluded;
+    2. a single distinct value -> excluded (constant);
+    3. ``datetime64`` dtype -> ``"datetime"``; ``bool`` dtype, or an object
+       column holding only booleans -> ``"boolean"``;
+    4. numeric dtype -> ``"numeric"``, except an integer column with a
+       distinct value on every row (at least 20 rows) that is increasing or
+       named like an id (``id``, ``*_id``, ``uuid``, ``key``...) -> excluded;
+    5. text/object columns: numbers stored as text -> ``"numeric"`` (when at
+       least 90 % parse; the rest become missing, with a note); dates stored
+       as text -> ``"datetime"``; otherwise ``"categorical"``, unless more
+       than ``max_categories`` distinct values cover more than half of the
+       rows -> excluded as identifier-like or free text.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The data (column names are converted to ``str``).
+    overrides : mapping, optional
+        ``{column: type}`` with a type in :data:`COLUMN_TYPES`.
+    max_categories : int, default=50
+        Largest number of categories a text column may have before it is
+        considered identifier-like (when they also cover most rows).
+
+    Returns
+    -------
+    types : dict
+        ``{column: type}`` for the columns used, in frame order.
+    excluded : dict
+        ``{column: reason}`` for the columns left out.
+    notes : dict
+        ``{column: note}`` for used columns whose values needed a conversion.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fusionlab.tabular.column_typing import infer_column_types
+    >>> df = pd.DataFrame({"id": range(30), "amount": [1.5, 2.0, 3.5] * 10,
+    ...                    "city": ["Paris", "Oslo", "Rome"] * 10,
+    ...                    "paid": [True, False, True] * 10})
+    >>> types, excluded, notes = infer_column_types(df)
+    >>> types
+    {'amount': 'numeric', 'city': 'categorical', 'paid': 'boolean'}
+    >>> excluded
+    {'id': 'identifier-like: a distinct integer on every row'}
+    """
+    df = check_frame(df)
+    overrides = {} if overrides is None else {str(k): v for k, v in dict(overrides).items()}
+    unknown = sorted(set(overrides) - set(df.columns))
+    if unknown:
+        raise ValueError(
+            f"`column_types` names columns that are not in the data: {unknown}; "
+            f"available columns are {list(df.columns)}."
+        )
+    for col, kind in overrides.items():
+        if kind not in COLUMN_TYPES:
+            raise ValueError(
+                f"`column_types[{col!r}]` must be one of {COLUMN_TYPES}; "
+                f"received {kind!r}."
+            )
+    types, excluded, notes = {}, {}, {}
+    for name in df.columns:
+        if name in overrides:
+            kind = overrides[name]
+            if kind == "exclude":
+                excluded[name] = "excluded by the user (column_types)"
+            else:
+                types[name] = kind
+            continue
+        kind, note = _infer_one(name, df[name], max_categories)
+        if kind == "exclude":
+            excluded[name] = note
+        else:
+            types[name] = kind
+            if note:
+                notes[name] = note
+    return types, excluded, notes
+
+
+def _to_bool_float(column: pd.Series) -> pd.Series:
+    def convert(value):
+        if _is_bool_value(value):
+            return float(value)
+        if _is_number_value(value) and value in (0, 1):
+            return float(value)
+        if isinstance(value, str):
+            return _BOOL_TEXT.get(value.strip().lower(), np.nan)
+        return np.nan
+
+    return column.astype(object).map(convert).astype("float64")
+
+
+def _to_datetime_naive(column: pd.Series) -> pd.Series:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if pd.api.types.is_datetime64_any_dtype(column):
+            out = column
+        else:
+            out = pd.to_datetime(column, errors="coerce", format="mixed", utc=True)
+    if getattr(out.dt, "tz", None) is not None:
+        # Compare instants, not wall-clock times, across time zones.
+        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    return out.astype("datetime64[ns]")
+
+
+def coerce_frame(df: pd.DataFrame, types: Mapping, *, warn: bool = True,
+                 name: str = "df") -> pd.DataFrame:
+    """Convert the typed columns of ``df`` to their canonical dtypes.
+
+    ``numeric`` and ``boolean`` columns become ``float64`` (infinite values
+    become missing), ``datetime`` columns ``datetime64[ns]`` (UTC for
+    time-zone-aware data), ``categorical`` columns text with missing values
+    kept missing. Values that cannot be converted become missing and, when
+    ``warn`` is true, a :class:`UserWarning` names each column and how many
+    values were affected, so nothing is lost silently; the imputers then fill
+    them with the training statistics.
+
+    Returns a new frame holding exactly the columns of ``types``, which must
+    all be in ``df``.
+    """
+    out = {}
+    problems = []
+    for col, kind in types.items():
+        column = df[col]
+        present = column.notna()
+        if kind == "numeric":
+            if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+                converted = column.astype("float64")
+            else:
+                converted = pd.to_numeric(column, errors="coerce").astype("float64")
+            lost = int((present & converted.isna()).sum())
+            infinite = np.isinf(converted.to_numpy())
+            if infinite.any():
+                problems.append(f"{col!r}: {int(infinite.sum())} infinite value(s)")
+                converted = converted.mask(infinite)
+        elif kind == "boolean":
+            converted = _to_bool_float(column)
+            lost = int((present & converted.isna()).sum())
+        elif kind == "datetime":
+            converted = _to_datetime_naive(column)
+            lost = int((present & converted.isna()).sum())
+        else:  # categorical
+            converted = column.astype(object).map(str).where(present, np.nan).astype(object)
+            lost = 0
+        if lost:
+            problems.append(f"{col!r}: {lost} value(s) not readable as {kind}")
+        out[col] = converted
+    if problems and warn:
+        warnings.warn(
+            f"In `{name}`, values were treated as missing and imputed with the "
+            "training statistics: " + "; ".join(problems) + ".",
+            UserWarning, stacklevel=3,
+        )
+    return pd.DataFrame(out, index=df.index)

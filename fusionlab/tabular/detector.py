@@ -1,0 +1,597 @@
+"""Anomalous rows in DataFrames, with the columns to blame."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import json
+import numbers
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import NotFittedError
+
+from .._validation import (
+    check_non_negative_int,
+    check_option,
+    check_positive_int,
+    check_rate,
+)
+from .column_typing import check_frame, coerce_frame, infer_column_types
+from .preprocessing import TabularPreprocessor
+
+__all__ = ["TabularAnomalyDetector", "to_json_value"]
+
+METHODS = ("autoencoder", "isolation_forest")
+_MIN_TRAIN_ROWS = 10
+_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/1"
+_CONFIG_FILE = "detector.json"
+_KERAS_FILE = "autoencoder.keras"
+_FOREST_FILE = "isolation_forest.joblib"
+
+
+def to_json_value(value):
+    """Return ``value`` as a plain JSON-serialisable Python value.
+
+    Numpy scalars become ``bool``/``int``/``float``; missing values (``NaN``,
+    ``None``, ``pd.NA``, ``NaT``) become ``None``; infinite floats the
+    strings ``"inf"``/``"-inf"`` (JSON has no infinity); timestamps and dates
+    ISO 8601 strings; anything else its ``str``.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real | decimal.Decimal):
+        number = float(value)
+        if np.isnan(number):
+            return None
+        if np.isinf(number):
+            return "inf" if number > 0 else "-inf"
+        return number
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):  # array-like cells
+        pass
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _import_autoencoder():
+    # Keras (and its backend) is imported only when the deep method is used,
+    # so the isolation forest works, and is the fallback, without it.
+    from .autoencoder import TabularAutoencoder
+
+    return TabularAutoencoder
+
+
+class TabularAnomalyDetector(BaseEstimator):
+    """Find anomalous rows of a table and the columns that make them so.
+
+    Columns are typed automatically (see
+    :func:`~fusionlab.tabular.column_typing.infer_column_types`: numeric,
+    categorical, boolean and datetime columns are used; identifier-like,
+    all-missing and constant columns are excluded, with the reason in
+    ``excluded_columns_``), imputed, one-hot encoded and robust-scaled by
+    :class:`~fusionlab.tabular.preprocessing.TabularPreprocessor`.
+
+    With ``method="autoencoder"`` a dense
+    :class:`~fusionlab.tabular.autoencoder.TabularAutoencoder` learns to
+    reconstruct the encoded rows. Each encoded feature's squared
+    reconstruction error is divided by its mean over the training rows
+    (``feature_error_scale_``), so that a feature the model always rebuilds
+    well (a one-hot column tied to another column) weighs as much as a noisy
+    one; a row's score is the mean of these normalised errors and a column's
+    blame their sum over the encoded features it produced (all one-hot
+    columns and the unseen flag of a category, the four features of a date). With ``method="isolation_forest"`` the score
+    is scikit-learn's :class:`~sklearn.ensemble.IsolationForest` anomaly score
+    (``-score_samples``) and a column's blame is the sum, over its encoded
+    features, of the absolute robust z-score ``|x - median| / IQR`` of the
+    row, the median and inter-quartile range being those of the encoded
+    training rows (standard deviation, then 1, when the IQR is 0). The
+    isolation forest is also used, with a warning, when Keras cannot be
+    imported.
+
+    Rows whose score is above ``threshold_``, the ``threshold_percentile``
+    percentile of the training scores, are reported as anomalies.
+
+    Parameters
+    ----------
+    encoding_dim : int, default=8
+        Width of the autoencoder's bottleneck.
+    hidden_units : sequence of int, default=(64, 32)
+        Encoder hidden layers; the decoder mirrors them.
+    threshold_percentile : float, default=95
+        Percentile (0-100) of the training scores used as threshold.
+    method : {"autoencoder", "isolation_forest"}, default="autoencoder"
+        Scoring model.
+    random_state : int or None, default=None
+        Seed. For the autoencoder it is passed to
+        :func:`keras.utils.set_random_seed`, which also seeds Python's and
+        NumPy's global generators.
+    activation : str, default="tanh"
+        Activation of the autoencoder's hidden layers. The bounded ``tanh``
+        cannot extrapolate an extreme input linearly to the output (ReLU
+        layers can), so extreme values are not reconstructed.
+    input_dropout : float, default=0.2
+        Share of the inputs dropped at random while training, so that the
+        model learns to rebuild each column from the others (for example a
+        currency from its country) rather than to copy it.
+    learning_rate : float, default=1e-3
+        Adam learning rate of the autoencoder.
+    n_estimators : int, default=200
+        Trees of the isolation forest.
+    max_categories : int, default=50
+        Most frequent categories encoded per categorical column; rarer ones
+        are encoded like unseen ones (all zeros).
+    clip : float, default=20.0
+        Robust-scaled values beyond ``±clip`` are compressed logarithmically
+        (:func:`~fusionlab.tabular.preprocessing.soft_clip`) so that huge
+        magnitudes neither overflow nor dominate training.
+    column_types : dict, optional
+        ``{column: type}`` overriding the automatic typing; types are
+        ``"numeric"``, ``"categorical"``, ``"boolean"``, ``"datetime"`` or
+        ``"exclude"``.
+    top_features : int, default=3
+        Columns listed in ``anomalous_features`` of each anomaly.
+    verbose : int, default=0
+        Keras training verbosity.
+
+    Attributes
+    ----------
+    method_ : str
+        Method actually used (``"isolation_forest"`` after a fallback).
+    feature_names_in_ : list of str
+        All columns seen in training (as strings).
+    n_features_in_ : int
+        Their number.
+    column_types_ : dict
+        ``{column: type}`` of the columns used.
+    excluded_columns_ : dict
+        ``{column: reason}`` of the columns left out.
+    column_notes_ : dict
+        ``{column: note}`` for used columns whose values needed conversion
+        (numbers or dates stored as text, mixed types, many categories).
+    preprocessor_ : TabularPreprocessor
+        The fitted preprocessing.
+    encoded_feature_names_ : list of str
+        Names of the encoded features.
+    model_ : TabularAutoencoder or sklearn.ensemble.IsolationForest
+        The fitted model.
+    threshold_ : float
+        Score above which a row is anomalous.
+    history_ : dict
+        Keras training history (Huber loss per epoch); empty for the forest.
+    feature_error_scale_ : numpy.ndarray or None
+        Mean training squared error of each encoded feature (autoencoder).
+    blame_center_, blame_scale_ : numpy.ndarray or None
+        Median and robust scale of the encoded training rows (isolation
+        forest blame).
+
+    Notes
+    -----
+    At detection time, a categorical value not seen in training (or rarer
+    than the ``max_categories`` kept) is encoded as all zeros: the model
+    cannot reconstruct it well, so it counts as evidence against the row. A
+    training column missing from the data is filled with its training median
+    (numeric), most frequent value (categorical, boolean) or the per-feature
+    medians (datetime), with a warning naming it; such a column contributes
+    no evidence and its ``actual_value`` is ``None``. Columns not seen in
+    training are ignored, with a warning. Values that cannot be read as their
+    column's type (text in a numeric column, infinities) are treated as
+    missing and imputed, with a warning giving their count.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from fusionlab.tabular import TabularAnomalyDetector
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"amount": rng.normal(100, 5, 200),
+    ...                    "shop": rng.choice(["a", "b"], 200)})
+    >>> df.loc[7, "amount"] = 10_000
+    >>> det = TabularAnomalyDetector(method="isolation_forest", random_state=0)
+    >>> det = det.fit(df)
+    >>> top = det.detect_anomalies(df)[0]
+    >>> top["row_index"], top["anomalous_features"][0]["feature_name"]
+    (7, 'amount')
+    """
+
+    def __init__(self, encoding_dim=8, hidden_units=(64, 32), threshold_percentile=95,
+                 method="autoencoder", random_state=None, *, activation="tanh",
+                 input_dropout=0.2, learning_rate=1e-3, n_estimators=200, max_categories=50, clip=20.0,
+                 column_types=None, top_features=3, verbose=0):
+        # Arguments are checked here so that a bad one fails at once, and
+        # stored unchanged so that scikit-learn's get_params/clone work.
+        check_positive_int(encoding_dim, "encoding_dim")
+        if isinstance(hidden_units, int | str) or hidden_units is None:
+            raise TypeError("`hidden_units` must be a sequence of positive integers "
+                            f"such as (64, 32); received {hidden_units!r}.")
+        for i, units in enumerate(hidden_units):
+            check_positive_int(units, f"hidden_units[{i}]")
+        check_rate(threshold_percentile, "threshold_percentile", low=0.0, high=100.0)
+        check_option(method, "method", METHODS)
+        check_non_negative_int(random_state, "random_state", allow_none=True)
+        if not isinstance(activation, str):
+            raise TypeError(f"`activation` must be a Keras activation name; "
+                            f"received {activation!r}.")
+        check_rate(input_dropout, "input_dropout", include_high=False)
+        check_rate(learning_rate, "learning_rate", low=0.0, high=10.0)
+        if learning_rate == 0:
+            raise ValueError("`learning_rate` must be > 0; received 0.")
+        check_positive_int(n_estimators, "n_estimators")
+        check_positive_int(max_categories, "max_categories")
+        check_rate(clip, "clip", low=1.0, high=1e6)
+        if column_types is not None and not isinstance(column_types, Mapping):
+            raise TypeError("`column_types` must be a dict {column: type} or None; "
+                            f"received {type(column_types).__name__}.")
+        check_positive_int(top_features, "top_features")
+        check_non_negative_int(verbose, "verbose")
+        self.encoding_dim = encoding_dim
+        self.hidden_units = hidden_units
+        self.threshold_percentile = threshold_percentile
+        self.method = method
+        self.random_state = random_state
+        self.activation = activation
+        self.input_dropout = input_dropout
+        self.learning_rate = learning_rate
+        self.n_estimators = n_estimators
+        self.max_categories = max_categories
+        self.clip = clip
+        self.column_types = column_types
+        self.top_features = top_features
+        self.verbose = verbose
+
+    # -- training -----------------------------------------------------------
+    def train(self, df, epochs=50, batch_size=32, validation_split=0.2):
+        """Learn the column typing, the preprocessing, the model and the threshold.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Training rows (mostly normal), at least 10.
+        epochs : int, default=50
+            Autoencoder epochs (ignored by the isolation forest).
+        batch_size : int, default=32
+            Autoencoder batch size.
+        validation_split : float, default=0.2
+            Share of the (shuffled) rows the autoencoder holds out to report
+            ``val_loss`` in ``history_``; the threshold uses all rows.
+
+        Returns
+        -------
+        self : TabularAnomalyDetector
+        """
+        epochs = check_positive_int(epochs, "epochs")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        validation_split = check_rate(validation_split, "validation_split",
+                                      include_high=False)
+        df = check_frame(df)
+        if len(df) < _MIN_TRAIN_ROWS:
+            raise ValueError(
+                f"`df` must have at least {_MIN_TRAIN_ROWS} rows to learn what is "
+                f"normal; received {len(df)}."
+            )
+        types, excluded, notes = infer_column_types(
+            df, self.column_types, max_categories=self.max_categories)
+        if not types:
+            reasons = "; ".join(f"{c!r}: {r}" for c, r in excluded.items())
+            raise ValueError(f"`df` has no usable column: {reasons}.")
+        frame = coerce_frame(df, types, name="df")
+        preprocessor = TabularPreprocessor(
+            types, max_categories=self.max_categories, clip=float(self.clip)).fit(frame)
+        X = preprocessor.transform(frame)
+
+        method = self.method.lower()
+        if method == "autoencoder":
+            try:
+                autoencoder_cls = _import_autoencoder()
+            except ImportError as exc:
+                warnings.warn(
+                    f"Keras could not be imported ({exc}); falling back to "
+                    "method='isolation_forest'.", UserWarning, stacklevel=2)
+                method = "isolation_forest"
+        self.history_ = {}
+        self.feature_error_scale_ = self.blame_center_ = self.blame_scale_ = None
+        if method == "autoencoder":
+            self.model_ = self._train_autoencoder(
+                autoencoder_cls, X, epochs, batch_size, validation_split)
+        else:
+            self.model_ = IsolationForest(
+                n_estimators=self.n_estimators, random_state=self.random_state).fit(X)
+            self._set_blame_stats(X)
+
+        self.method_ = method
+        if method == "autoencoder":
+            self._set_error_scale(X)
+        self.feature_names_in_ = list(df.columns)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.column_types_ = types
+        self.excluded_columns_ = excluded
+        self.column_notes_ = notes
+        self.preprocessor_ = preprocessor
+        self.encoded_feature_names_ = list(preprocessor.feature_names_out_)
+        scores, _ = self._score_matrix(X)
+        self.threshold_ = float(np.percentile(scores, float(self.threshold_percentile)))
+        return self
+
+    def fit(self, df, y=None, **train_kwargs):
+        """Alias of :meth:`train` (``y`` is ignored); returns ``self``."""
+        return self.train(df, **train_kwargs)
+
+    def _train_autoencoder(self, autoencoder_cls, X, epochs, batch_size, validation_split):
+        import keras
+
+        if self.random_state is not None:
+            keras.utils.set_random_seed(self.random_state)
+        n_val = int(len(X) - np.ceil(len(X) * (1.0 - validation_split)))
+        if validation_split > 0 and (n_val < 1 or n_val >= len(X)):
+            raise ValueError(
+                f"`validation_split={validation_split}` leaves {n_val} validation "
+                f"row(s) out of {len(X)}; use 0 or a split that keeps rows on both sides."
+            )
+        # Keras validates on the last rows: shuffle so they are a random sample.
+        order = np.random.default_rng(self.random_state).permutation(len(X))
+        data = X[order].astype("float32")
+        # Huber loss: the few anomalies in the training rows must not pull the
+        # model into reconstructing them, as a squared loss would.
+        model = autoencoder_cls(
+            n_features=X.shape[1], encoding_dim=self.encoding_dim,
+            hidden_units=tuple(self.hidden_units), activation=self.activation,
+            input_dropout=float(self.input_dropout))
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+                      loss=keras.losses.Huber(delta=1.0))
+        history = model.fit(data, data, epochs=epochs, batch_size=batch_size,
+                            validation_split=validation_split, shuffle=True,
+                            verbose=self.verbose)
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        return model
+
+    def _set_error_scale(self, X):
+        errors = np.square(X - self._reconstruct(X))
+        mean = errors.mean(axis=0)
+        # Floor: a feature reconstructed perfectly in training must not turn
+        # a rounding difference into a huge blame.
+        self.feature_error_scale_ = np.maximum(mean, 1e-2 * mean.mean() + 1e-12)
+
+    def _reconstruct(self, X):
+        return np.asarray(self.model_.predict(X.astype("float32"), batch_size=1024,
+                                              verbose=0), dtype="float64")
+
+    def _set_blame_stats(self, X):
+        center = np.median(X, axis=0)
+        q75, q25 = np.percentile(X, [75, 25], axis=0)
+        scale = q75 - q25
+        std = X.std(axis=0)
+        scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.0))
+        self.blame_center_, self.blame_scale_ = center, scale
+
+    # -- scoring --------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError(
+                "This TabularAnomalyDetector is not trained yet: call "
+                "`train(df)` (or `fit(df)`) first, or load a saved one with "
+                "`TabularAnomalyDetector.load(directory)`."
+            )
+
+    def _encode(self, df):
+        """Check ``df`` against the training columns and encode it."""
+        missing = [c for c in self.column_types_ if c not in df.columns]
+        extra = [c for c in df.columns if c not in self.feature_names_in_]
+        if extra:
+            warnings.warn(f"Columns not seen in training are ignored: {extra}.",
+                          UserWarning, stacklevel=3)
+        if missing:
+            warnings.warn(
+                f"Training columns missing from the data are filled with their "
+                f"training value (median / most frequent): {missing}.",
+                UserWarning, stacklevel=3)
+            fill = self.preprocessor_.fill_values_
+            df = df.assign(**{c: (pd.NaT if fill[c] is None else fill[c])
+                              for c in missing})
+        frame = coerce_frame(df, self.column_types_, name="df")
+        return self.preprocessor_.transform(frame)
+
+    def _score_matrix(self, X):
+        """Return row scores and per-encoded-feature errors (both float64)."""
+        if self.method_ == "autoencoder":
+            errors = np.square(X - self._reconstruct(X)) / self.feature_error_scale_
+            scores = errors.mean(axis=1)
+        else:
+            scores = -self.model_.score_samples(X)
+            errors = np.abs(X - self.blame_center_) / self.blame_scale_
+        return scores, errors
+
+    def _column_errors(self, errors):
+        """Sum encoded-feature errors back to their source columns."""
+        columns = list(self.column_types_)
+        sources = self.preprocessor_.feature_sources_
+        membership = np.zeros((len(sources), len(columns)))
+        for j, src in enumerate(sources):
+            membership[j, columns.index(src)] = 1.0
+        return errors @ membership, columns
+
+    def _prepare(self, df):
+        self._check_fitted()
+        return check_frame(df, allow_empty=True)
+
+    def score(self, df) -> pd.Series:
+        """Return one anomaly score per row (higher = more anomalous).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Rows to score; an empty frame gives an empty series.
+
+        Returns
+        -------
+        pandas.Series
+            Named ``"anomaly_score"``, with the index of ``df``.
+        """
+        df = self._prepare(df)
+        if len(df) == 0:
+            return pd.Series([], index=df.index, dtype="float64", name="anomaly_score")
+        scores, _ = self._score_matrix(self._encode(df))
+        return pd.Series(scores, index=df.index, name="anomaly_score")
+
+    def decision_function(self, df) -> np.ndarray:
+        """Return :meth:`score` as a NumPy array (higher = more anomalous)."""
+        return self.score(df).to_numpy()
+
+    def predict(self, df) -> np.ndarray:
+        """Return 1 for rows scored above ``threshold_`` and 0 otherwise."""
+        return (self.decision_function(df) > self.threshold_).astype(int)
+
+    def detect_anomalies(self, df) -> list:
+        """List the rows scored above ``threshold_``, most anomalous first.
+
+        Returns
+        -------
+        list of dict
+            Plain, JSON-serialisable dictionaries::
+
+                {"row_index": <index label>,
+                 "anomaly_score": float,
+                 "anomalous_features": [
+                     {"feature_name": column, "actual_value": value,
+                      "reconstruction_error": float}, ...],   # top_features
+                 "raw_data": {column: value, ...}}
+
+            ``reconstruction_error`` is the column's blame: the sum of its
+            encoded features' squared reconstruction errors, each divided by
+            its mean training error (autoencoder), or of their absolute robust
+            z-scores (isolation forest). Missing values are ``None``.
+        """
+        df = self._prepare(df)
+        if len(df) == 0:
+            return []
+        scores, errors = self._score_matrix(self._encode(df))
+        col_errors, columns = self._column_errors(errors)
+        flagged = np.flatnonzero(scores > self.threshold_)
+        flagged = flagged[np.argsort(-scores[flagged], kind="stable")]
+        k = min(self.top_features, len(columns))
+        anomalies = []
+        for pos in flagged:
+            row = df.iloc[pos]
+            top = np.argsort(-col_errors[pos], kind="stable")[:k]
+            anomalies.append({
+                "row_index": to_json_value(df.index[pos]),
+                "anomaly_score": float(scores[pos]),
+                "anomalous_features": [
+                    {
+                        "feature_name": columns[j],
+                        "actual_value": (to_json_value(row[columns[j]])
+                                         if columns[j] in df.columns else None),
+                        "reconstruction_error": float(col_errors[pos, j]),
+                    }
+                    for j in top
+                ],
+                "raw_data": {str(c): to_json_value(v) for c, v in row.items()},
+            })
+        return anomalies
+
+    # -- persistence ----------------------------------------------------------
+    def save(self, directory):
+        """Save the trained detector to ``directory`` (created if needed).
+
+        Writes ``detector.json`` (parameters, column typing, the fitted
+        preprocessing statistics and categories, threshold) and either
+        ``autoencoder.keras`` or ``isolation_forest.joblib``. The isolation
+        forest's trees have no stable public text format, so they are saved
+        with joblib (pickle): load such a directory only if you trust it.
+
+        Returns
+        -------
+        pathlib.Path
+            The directory.
+        """
+        self._check_fitted()
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        params = self.get_params()
+        params["hidden_units"] = list(params["hidden_units"])
+        config = {
+            "format": _FORMAT,
+            "params": params,
+            "method_": self.method_,
+            "threshold_": self.threshold_,
+            "feature_names_in_": self.feature_names_in_,
+            "column_types_": self.column_types_,
+            "excluded_columns_": self.excluded_columns_,
+            "column_notes_": self.column_notes_,
+            "preprocessor": self.preprocessor_.to_dict(),
+            "history_": self.history_,
+        }
+        if self.method_ == "autoencoder":
+            self.model_.save(path / _KERAS_FILE)
+            config["feature_error_scale_"] = self.feature_error_scale_.tolist()
+        else:
+            import joblib
+
+            joblib.dump(self.model_, path / _FOREST_FILE)
+            config["blame_center_"] = self.blame_center_.tolist()
+            config["blame_scale_"] = self.blame_scale_.tolist()
+        (path / _CONFIG_FILE).write_text(json.dumps(config, indent=1, allow_nan=False))
+        return path
+
+    @classmethod
+    def load(cls, directory):
+        """Load a detector written by :meth:`save`.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``directory`` holds no saved detector.
+        ValueError
+            If the saved files are not in the expected format.
+        """
+        path = Path(directory)
+        config_file = path / _CONFIG_FILE
+        if not config_file.is_file():
+            raise FileNotFoundError(
+                f"`directory` must hold a detector saved by "
+                f"TabularAnomalyDetector.save; {config_file} does not exist.")
+        try:
+            config = json.loads(config_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{config_file} is not valid JSON: {exc}") from exc
+        if not isinstance(config, dict) or config.get("format") != _FORMAT:
+            raise ValueError(f"{config_file} is not a saved TabularAnomalyDetector "
+                             f"(expected format {_FORMAT!r}).")
+        params = dict(config["params"])
+        params["hidden_units"] = tuple(params["hidden_units"])
+        self = cls(**params)
+        self.method_ = config["method_"]
+        self.threshold_ = float(config["threshold_"])
+        self.feature_names_in_ = list(config["feature_names_in_"])
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.column_types_ = dict(config["column_types_"])
+        self.excluded_columns_ = dict(config["excluded_columns_"])
+        self.column_notes_ = dict(config["column_notes_"])
+        self.preprocessor_ = TabularPreprocessor.from_dict(config["preprocessor"])
+        self.encoded_feature_names_ = list(self.preprocessor_.feature_names_out_)
+        self.history_ = config["history_"]
+        self.feature_error_scale_ = self.blame_center_ = self.blame_scale_ = None
+        if self.method_ == "autoencoder":
+            _import_autoencoder()  # registers the class with Keras
+            import keras
+
+            self.model_ = keras.saving.load_model(path / _KERAS_FILE)
+            self.feature_error_scale_ = np.asarray(config["feature_error_scale_"],
+                                                   dtype="float64")
+        else:
+            import joblib
+
+            self.model_ = joblib.load(path / _FOREST_FILE)
+            self.blame_center_ = np.asarray(config["blame_center_"], dtype="float64")
+            self.blame_scale_ = np.asarray(config["blame_scale_"], dtype="float64")
+        return self

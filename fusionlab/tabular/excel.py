@@ -1,0 +1,202 @@
+"""Read spreadsheets and run the tabular detector on them in one call."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from .detector import TabularAnomalyDetector
+
+__all__ = ["read_table", "detect_anomalies_in_excel", "SUPPORTED_EXTENSIONS"]
+
+#: File extensions :func:`read_table` accepts.
+SUPPORTED_EXTENSIONS = (".xlsx", ".xlsm", ".csv")
+_INSTALL_HINT = 'pip install "fusionlab-learn[excel]"'
+# Encrypted (password-protected) Office files are OLE compound documents, not
+# zip archives; they hold a stream named "EncryptedPackage" (UTF-16 name).
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+
+
+def _require_openpyxl():
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "Reading .xlsx files needs the optional dependency openpyxl; install "
+            f"it with: {_INSTALL_HINT}"
+        ) from exc
+
+
+def _check_workbook_bytes(path: Path) -> None:
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if head == _OLE_MAGIC:
+            handle.seek(0)
+            if _ENCRYPTED_STREAM in handle.read():
+                raise ValueError(
+                    f"{path} is a password-protected (encrypted) workbook, which "
+                    "cannot be read; remove the password in Excel (File > Info > "
+                    "Protect Workbook) or export the sheet to .csv."
+                )
+            raise ValueError(
+                f"{path} is a legacy binary (OLE) file, not an .xlsx workbook; "
+                "save it as .xlsx or .csv."
+            )
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is not a readable .xlsx workbook (an .xlsx file is a zip "
+            "archive); check that the file is complete and really is .xlsx."
+        )
+
+
+def read_table(path, sheet_name=0) -> pd.DataFrame:
+    """Read one sheet of an ``.xlsx``/``.xlsm`` workbook, or a ``.csv`` file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    sheet_name : str or int, default=0
+        Sheet to read from a workbook (name or 0-based position); ignored for
+        CSV.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ImportError
+        If openpyxl (the ``excel`` extra) is missing for a workbook.
+    ValueError
+        For an unsupported extension, an encrypted, corrupt or empty file,
+        or a sheet that does not exist.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fusionlab.tabular import read_table
+    >>> pd.DataFrame({"a": [1, 2]}).to_csv("tiny.csv", index=False)
+    >>> read_table("tiny.csv")["a"].tolist()
+    [1, 2]
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"`path` must be a file path or a DataFrame; received "
+                        f"{type(path).__name__}.")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise ValueError(
+            f"`path` must end with one of {SUPPORTED_EXTENSIONS}; received "
+            f"{path.name!r}. Legacy .xls files: save them as .xlsx or .csv."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"`path` does not exist or is not a file: {path}")
+    if suffix == ".csv":
+        try:
+            return pd.read_csv(path)
+        except pd.errors.EmptyDataError as exc:
+            raise ValueError(f"{path} is empty: no columns to read.") from exc
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} could not be read as CSV: {exc}") from exc
+    if not isinstance(sheet_name, str | int) or isinstance(sheet_name, bool):
+        raise TypeError(f"`sheet_name` must be a sheet name (str) or a 0-based "
+                        f"position (int); received {sheet_name!r}.")
+    _require_openpyxl()
+    _check_workbook_bytes(path)
+    try:
+        return pd.read_excel(path, sheet_name=sheet_name, engine="openpyxl")
+    except (ValueError, IndexError) as exc:
+        # pandas raises these for a sheet that does not exist.
+        raise ValueError(f"`sheet_name={sheet_name!r}` could not be read from "
+                         f"{path}: {exc}") from exc
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise ValueError(f"{path} is not a readable .xlsx workbook: {exc}") from exc
+
+
+_INIT_PARAMS = set(inspect.signature(TabularAnomalyDetector.__init__).parameters) - {"self"}
+_TRAIN_PARAMS = set(inspect.signature(TabularAnomalyDetector.train).parameters) - {"self", "df"}
+
+
+def detect_anomalies_in_excel(df_or_path, model_path=None, train_if_needed=True,
+                              sheet_name=0, **train_kwargs):
+    """Find anomalous rows of a spreadsheet (or DataFrame) in one call.
+
+    Parameters
+    ----------
+    df_or_path : pandas.DataFrame, str or os.PathLike
+        The data, or an ``.xlsx``/``.xlsm``/``.csv`` file (see
+        :func:`read_table`).
+    model_path : str or os.PathLike, optional
+        Directory of a saved detector. If it exists the detector is loaded
+        from it (and not retrained); otherwise one is trained on the data and
+        saved there.
+    train_if_needed : bool, default=True
+        Train on the data when no saved detector exists. With ``False`` and
+        no detector at ``model_path``, a :class:`FileNotFoundError` is raised.
+    sheet_name : str or int, default=0
+        Sheet of a workbook to read.
+    **train_kwargs
+        Arguments of :class:`TabularAnomalyDetector` (``method``,
+        ``random_state``...) and of its :meth:`~TabularAnomalyDetector.train`
+        (``epochs``, ``batch_size``, ``validation_split``). They are ignored,
+        with a warning, when a saved detector is loaded.
+
+    Returns
+    -------
+    anomalies : list of dict
+        :meth:`TabularAnomalyDetector.detect_anomalies` of the data.
+    detector : TabularAnomalyDetector
+        The detector used.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from fusionlab.tabular import detect_anomalies_in_excel
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"price": rng.normal(20, 2, 100), "qty": rng.integers(1, 5, 100)})
+    >>> df.loc[3, "price"] = 9_999
+    >>> anomalies, det = detect_anomalies_in_excel(df, method="isolation_forest",
+    ...                                            random_state=0)
+    >>> anomalies[0]["row_index"]
+    3
+    """
+    unknown = sorted(set(train_kwargs) - _INIT_PARAMS - _TRAIN_PARAMS)
+    if unknown:
+        raise TypeError(
+            f"Unexpected keyword argument(s) {unknown}; expected arguments of "
+            f"TabularAnomalyDetector ({sorted(_INIT_PARAMS)}) or of its train "
+            f"method ({sorted(_TRAIN_PARAMS)})."
+        )
+    if not isinstance(train_if_needed, bool):
+        raise TypeError(f"`train_if_needed` must be True or False; received "
+                        f"{train_if_needed!r}.")
+    if isinstance(df_or_path, pd.DataFrame):
+        df = df_or_path
+    else:
+        df = read_table(df_or_path, sheet_name=sheet_name)
+
+    saved = model_path is not None and Path(model_path).exists()
+    if saved:
+        if train_kwargs:
+            warnings.warn(
+                f"A saved detector is loaded from {model_path}; the arguments "
+                f"{sorted(train_kwargs)} are ignored.", UserWarning, stacklevel=2)
+        detector = TabularAnomalyDetector.load(model_path)
+    elif not train_if_needed:
+        where = "no `model_path` was given" if model_path is None else (
+            f"`model_path` {model_path} does not exist")
+        raise FileNotFoundError(
+            f"No trained detector to use: {where} and `train_if_needed=False`. "
+            "Pass the directory of a saved detector or allow training.")
+    else:
+        init = {k: v for k, v in train_kwargs.items() if k in _INIT_PARAMS}
+        fit = {k: v for k, v in train_kwargs.items() if k in _TRAIN_PARAMS}
+        detector = TabularAnomalyDetector(**init).train(df, **fit)
+        if model_path is not None:
+            detector.save(model_path)
+    return detector.detect_anomalies(df), detector

@@ -1,0 +1,477 @@
+"""Tests of fusionlab.tabular: typing, encoding, detection, persistence, files."""
+
+import json
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from fusionlab.tabular import (
+    TabularAnomalyDetector,
+    TabularPreprocessor,
+    detect_anomalies_in_excel,
+    infer_column_types,
+    read_table,
+)
+from fusionlab.tabular.column_typing import coerce_frame
+from fusionlab.tabular.detector import to_json_value
+from fusionlab.tabular.preprocessing import soft_clip
+
+SMALL = {"encoding_dim": 2, "hidden_units": (8,), "random_state": 0}
+FAST = {"epochs": 10, "batch_size": 32}
+
+
+def make_frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    country = rng.choice(["DE", "FR", "US"], n)
+    df = pd.DataFrame({
+        "order_id": np.arange(1, n + 1),
+        "amount": np.round(rng.normal(100, 10, n), 2),
+        "age": rng.integers(20, 60, n).astype(float),
+        "country": country,
+        "currency": pd.Series(country).map({"DE": "EUR", "FR": "EUR", "US": "USD"}),
+        "express": rng.random(n) < 0.3,
+        "date": pd.date_range("2024-01-01", periods=n, freq="h"),
+    })
+    df.loc[rng.choice(n, 15, replace=False), "age"] = np.nan
+    return df
+
+
+@pytest.fixture(scope="module")
+def frame():
+    df = make_frame()
+    df.loc[5, "amount"] = 50_000.0
+    return df
+
+
+@pytest.fixture(scope="module")
+def ae_detector(frame):
+    return TabularAnomalyDetector(threshold_percentile=98, **SMALL).train(frame, **FAST)
+
+
+@pytest.fixture(scope="module")
+def if_detector(frame):
+    return TabularAnomalyDetector(method="isolation_forest", threshold_percentile=98,
+                                  random_state=0, n_estimators=50).train(frame)
+
+
+# -- column typing -------------------------------------------------------------
+def test_infer_column_types_covers_every_kind():
+    n = 40
+    df = pd.DataFrame({
+        "row": np.arange(n),
+        "customer_id": np.arange(n)[::-1],
+        "amount": np.linspace(1, 2, n),
+        "city": ["Oslo", "Rome"] * (n // 2),
+        "paid": [True, False] * (n // 2),
+        "paid_obj": pd.Series([True, None, False, True] * (n // 4), dtype=object),
+        "when": pd.date_range("2023-01-01", periods=n),
+        "when_text": [str(d.date()) for d in pd.date_range("2023-01-01", periods=n)],
+        "num_text": [str(i) for i in range(n)],
+        "mostly_num": ["x"] + [str(i) for i in range(n - 1)],
+        "num_and_text": [1, "a"] * (n // 2),
+        "constant": 7,
+        "empty": np.nan,
+        "comment": [f"note {i}" for i in range(n)],
+    })
+    types, excluded, notes = infer_column_types(df, max_categories=10)
+    assert types == {
+        "amount": "numeric", "city": "categorical", "paid": "boolean",
+        "paid_obj": "boolean", "when": "datetime", "when_text": "datetime",
+        "num_text": "numeric", "mostly_num": "numeric", "num_and_text": "categorical",
+    }
+    assert set(excluded) == {"row", "customer_id", "constant", "empty", "comment"}
+    assert "identifier" in excluded["row"] and "identifier" in excluded["comment"]
+    assert "constant" in excluded["constant"] and "missing" in excluded["empty"]
+    assert "mixed types" in notes["mostly_num"] and "mixed types" in notes["num_and_text"]
+
+
+def test_overrides_and_bad_overrides():
+    df = pd.DataFrame({"code": [1, 2, 3, 1] * 5, "x": np.arange(20.0) % 7})
+    types, excluded, _ = infer_column_types(df, {"code": "categorical", "x": "exclude"})
+    assert types == {"code": "categorical"} and "user" in excluded["x"]
+    with pytest.raises(ValueError, match="not in the data"):
+        infer_column_types(df, {"nope": "numeric"})
+    with pytest.raises(ValueError, match=r"column_types\['x'\]"):
+        infer_column_types(df, {"x": "float"})
+
+
+def test_coerce_frame_warns_about_unreadable_values():
+    df = pd.DataFrame({"x": pd.Series([1, "oops", np.inf, 4.0], dtype=object)})
+    with pytest.warns(UserWarning, match=r"'x': 1 infinite value\(s\); 'x': 1 value\(s\) not readable"):
+        out = coerce_frame(df, {"x": "numeric"})
+    assert out["x"].isna().tolist() == [False, True, True, False]
+
+
+# -- preprocessing --------------------------------------------------------------
+def test_preprocessor_encodes_and_round_trips_through_json():
+    df = pd.DataFrame({
+        "x": [1.0, 2.0, np.nan, 4.0, 1e300], "c": ["a", "b", "a", None, "b"],
+        "b": [True, False, True, np.nan, False],
+        "d": pd.to_datetime(["2024-01-01 10:30", None, "2024-02-03 00:00",
+                             "2024-03-04 00:00", "2024-05-06 00:00"]),
+    })
+    types = {"x": "numeric", "c": "categorical", "b": "boolean", "d": "datetime"}
+    frame = coerce_frame(df, types)
+    pre = TabularPreprocessor(types).fit(frame)
+    X = pre.transform(frame)
+    assert pre.feature_sources_ == ["x", "b", "d", "d", "d", "d", "c", "c", "c", "c"]
+    assert pre.feature_names_out_[-1] == "categorical__c__unseen"
+    assert pre.feature_names_out_[2:6] == [f"datetime__d__{p}" for p in
+                                           ("days", "month", "dayofweek", "hour")]
+    assert np.isfinite(X).all() and X[4, 0] < 750  # soft-clipped, not overflowed
+    # Categories are sorted: "__missing__", "a", "b"; then the unseen flag.
+    np.testing.assert_array_equal(X[:, 6:], [[0, 1, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0],
+                                             [1, 0, 0, 0], [0, 0, 1, 0]])
+    rebuilt = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    np.testing.assert_array_equal(rebuilt.transform(frame), X)
+    unseen = frame.assign(c=["zzz"] * 5)
+    assert (rebuilt.transform(unseen)[:, 6:9] == 0).all()
+    assert (rebuilt.transform(unseen)[:, 9] == 1).all()
+
+
+def test_soft_clip_is_monotone_and_finite():
+    x = np.array([-1e308, -25.0, -3.0, 0.0, 19.9, 21.0, 1e308])
+    y = soft_clip(x, limit=20.0)
+    assert np.isfinite(y).all() and (np.diff(y) > 0).all()
+    np.testing.assert_array_equal(y[2:5], x[2:5])
+
+
+def test_max_categories_keeps_the_most_frequent():
+    df = pd.DataFrame({"c": ["a"] * 10 + ["b"] * 5 + ["c"] * 2 + ["d"]})
+    frame = coerce_frame(df, {"c": "categorical"})
+    pre = TabularPreprocessor({"c": "categorical"}, max_categories=2).fit(frame)
+    assert pre.categories_ == [["a", "b"]]
+    assert pre.transform(frame)[-1].tolist() == [0.0, 0.0, 1.0]
+
+
+# -- detection --------------------------------------------------------------------
+def test_learned_attributes(ae_detector, frame):
+    det = ae_detector
+    assert det.method_ == "autoencoder"
+    assert det.feature_names_in_ == list(frame.columns)
+    assert det.excluded_columns_ == {
+        "order_id": "identifier-like: a distinct integer on every row"}
+    assert det.column_types_ == {"amount": "numeric", "age": "numeric",
+                                 "country": "categorical", "currency": "categorical",
+                                 "express": "boolean", "date": "datetime"}
+    assert len(det.history_["loss"]) == FAST["epochs"] and "val_loss" in det.history_
+    scores = det.score(frame)
+    assert scores.index.equals(frame.index) and scores.name == "anomaly_score"
+    assert np.isclose((scores > det.threshold_).mean(), 0.02, atol=0.01)
+    assert det.predict(frame).sum() == (scores > det.threshold_).sum()
+
+
+def test_blame_is_summed_back_to_source_columns(ae_detector, frame):
+    det = ae_detector
+    anomalies = det.detect_anomalies(frame)
+    assert anomalies and anomalies[0]["row_index"] == 5
+    assert anomalies[0]["anomalous_features"][0]["feature_name"] == "amount"
+    assert anomalies[0]["anomalous_features"][0]["actual_value"] == 50_000.0
+    # Recompute the per-feature errors by hand and group them by source column.
+    X = det.preprocessor_.transform(coerce_frame(frame, det.column_types_))
+    recon = np.asarray(det.model_.predict(X.astype("float32"), verbose=0), "float64")
+    errors = pd.DataFrame(np.square(X - recon) / det.feature_error_scale_,
+                          columns=det.preprocessor_.feature_sources_)
+    by_column = errors.T.groupby(level=0, sort=False).sum().T
+    for anomaly in anomalies:
+        pos = frame.index.get_loc(anomaly["row_index"])
+        assert anomaly["anomaly_score"] == pytest.approx(errors.iloc[pos].mean())
+        for feat in anomaly["anomalous_features"]:
+            assert feat["feature_name"] in det.column_types_
+            assert feat["reconstruction_error"] == pytest.approx(
+                by_column.iloc[pos][feat["feature_name"]])
+        blames = [f["reconstruction_error"] for f in anomaly["anomalous_features"]]
+        assert blames == sorted(blames, reverse=True) and len(blames) == 3
+    assert [a["anomaly_score"] for a in anomalies] == sorted(
+        (a["anomaly_score"] for a in anomalies), reverse=True)
+
+
+def test_output_is_plain_json(ae_detector, frame):
+    anomalies = ae_detector.detect_anomalies(frame)
+    text = json.dumps(anomalies, allow_nan=False)  # fails on NaN or numpy types
+    assert json.loads(text) == anomalies
+    first = anomalies[0]
+    assert set(first) == {"row_index", "anomaly_score", "anomalous_features", "raw_data"}
+    assert list(first["raw_data"]) == list(frame.columns)
+    assert first["raw_data"]["date"].startswith("2024-01-01T05")
+    with_nan = next(i for i in frame.index if np.isnan(frame.loc[i, "age"]))
+    rows = ae_detector.detect_anomalies(frame.loc[[with_nan]].assign(amount=1e6))
+    assert rows[0]["raw_data"]["age"] is None
+
+
+def test_to_json_value():
+    assert to_json_value(np.int64(3)) == 3 and type(to_json_value(np.int64(3))) is int
+    assert to_json_value(np.float32(1.5)) == 1.5 and to_json_value(np.bool_(True)) is True
+    assert to_json_value(np.nan) is None and to_json_value(pd.NaT) is None
+    assert to_json_value(pd.NA) is None and to_json_value(-np.inf) == "-inf"
+    assert to_json_value(pd.Timestamp("2024-01-02")) == "2024-01-02T00:00:00"
+
+
+def test_unseen_categories_missing_and_extra_columns(ae_detector, frame):
+    det = ae_detector
+    base = det.score(frame.iloc[:20])
+    unseen = frame.iloc[:20].assign(country="Atlantis")
+    # All-zero one-hot plus a raised unseen flag: evidence against the row.
+    assert det.score(unseen).mean() > 1.5 * base.drop(index=5).mean()
+    with pytest.warns(UserWarning, match=r"missing from the data.*\['age', 'country'\]"):
+        scores = det.score(frame.iloc[:20].drop(columns=["age", "country"]))
+    assert np.isfinite(scores).all()
+    with pytest.warns(UserWarning, match=r"missing from the data.*\['age'\]"):
+        rows = det.detect_anomalies(frame.drop(columns=["age"]))
+    ages = [f for r in rows for f in r["anomalous_features"] if f["feature_name"] == "age"]
+    assert all(f["actual_value"] is None for f in ages)
+    with pytest.warns(UserWarning, match=r"not seen in training.*\['bonus'\]"):
+        det.score(frame.iloc[:5].assign(bonus=1))
+
+
+def test_isolation_forest_path(if_detector, frame):
+    det = if_detector
+    assert det.method_ == "isolation_forest" and det.history_ == {}
+    anomalies = det.detect_anomalies(frame)
+    assert anomalies[0]["row_index"] == 5
+    assert anomalies[0]["anomalous_features"][0]["feature_name"] == "amount"
+    json.dumps(anomalies, allow_nan=False)
+
+
+def test_keras_missing_falls_back_to_isolation_forest(monkeypatch, frame):
+    monkeypatch.setitem(sys.modules, "keras", None)  # makes `import keras` fail
+    monkeypatch.delitem(sys.modules, "fusionlab.tabular.autoencoder", raising=False)
+    with pytest.warns(UserWarning, match="falling back to method='isolation_forest'"):
+        det = TabularAnomalyDetector(random_state=0, n_estimators=20).train(frame)
+    assert det.method_ == "isolation_forest" and det.method == "autoencoder"
+    assert det.detect_anomalies(frame)[0]["row_index"] == 5
+
+
+@pytest.mark.parametrize("name", ["ae_detector", "if_detector"])
+def test_save_load_gives_identical_scores(request, tmp_path, frame, name):
+    det = request.getfixturevalue(name)
+    det.save(tmp_path / "model")
+    assert not list((tmp_path / "model").glob("*.pkl"))
+    config = json.loads((tmp_path / "model" / "detector.json").read_text())
+    assert config["column_types_"] == det.column_types_
+    loaded = TabularAnomalyDetector.load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.score(frame), det.score(frame))
+    assert loaded.detect_anomalies(frame) == det.detect_anomalies(frame)
+    assert loaded.get_params() == det.get_params()
+    assert loaded.excluded_columns_ == det.excluded_columns_
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="detector.json"):
+        TabularAnomalyDetector.load(tmp_path)
+    (tmp_path / "detector.json").write_text('{"format": "other"}')
+    with pytest.raises(ValueError, match="not a saved TabularAnomalyDetector"):
+        TabularAnomalyDetector.load(tmp_path)
+
+
+def test_sklearn_conventions(frame):
+    det = TabularAnomalyDetector(method="isolation_forest", n_estimators=10,
+                                 random_state=1)
+    assert clone(det).get_params() == det.get_params()
+    assert det.fit(frame) is det
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"encoding_dim": 0}, ValueError, "encoding_dim"),
+    ({"hidden_units": 64}, TypeError, "hidden_units"),
+    ({"hidden_units": (64, -1)}, ValueError, r"hidden_units\[1\]"),
+    ({"threshold_percentile": 120}, ValueError, "threshold_percentile"),
+    ({"method": "lof"}, ValueError, "method"),
+    ({"random_state": -1}, ValueError, "random_state"),
+    ({"learning_rate": 0}, ValueError, "learning_rate"),
+    ({"clip": 0.5}, ValueError, "clip"),
+    ({"column_types": ["a"]}, TypeError, "column_types"),
+])
+def test_bad_constructor_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        TabularAnomalyDetector(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": 0}, "epochs"), ({"batch_size": -2}, "batch_size"),
+    ({"validation_split": 1.0}, "validation_split"),
+])
+def test_bad_train_arguments(frame, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TabularAnomalyDetector(**SMALL).train(frame, **kwargs)
+
+
+# -- bad input -----------------------------------------------------------------------
+def test_empty_frame(if_detector):
+    with pytest.raises(ValueError, match="empty"):
+        TabularAnomalyDetector().train(pd.DataFrame())
+    with pytest.raises(ValueError, match="empty"):
+        TabularAnomalyDetector().train(pd.DataFrame({"a": []}))
+    empty = if_detector.score(pd.DataFrame(columns=["amount"]))
+    assert empty.empty and if_detector.detect_anomalies(pd.DataFrame()) == []
+
+
+def test_single_row(if_detector, frame):
+    with pytest.raises(ValueError, match="at least 10 rows.*received 1"):
+        TabularAnomalyDetector().train(frame.iloc[:1])
+    assert len(if_detector.score(frame.iloc[[5]])) == 1
+    assert if_detector.detect_anomalies(frame.iloc[[5]])[0]["row_index"] == 5
+
+
+def test_all_nan_and_constant_columns_are_excluded():
+    df = make_frame(60).assign(blank=np.nan, same="x")
+    det = TabularAnomalyDetector(method="isolation_forest", n_estimators=10,
+                                 random_state=0).train(df)
+    assert "blank" in det.excluded_columns_ and "same" in det.excluded_columns_
+    only_bad = pd.DataFrame({"blank": [np.nan] * 20, "same": [1] * 20})
+    with pytest.raises(ValueError, match="no usable column.*'blank': all values are missing"):
+        TabularAnomalyDetector().train(only_bad)
+
+
+def test_only_non_numeric_columns():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"a": rng.choice(["x", "y"], 100), "b": rng.choice(["u", "v"], 100)})
+    df["b"] = np.where(df["a"] == "x", "u", "v")
+    df.loc[7, "b"] = "u" if df.loc[7, "a"] == "y" else "v"  # a broken pairing
+    det = TabularAnomalyDetector(threshold_percentile=97, learning_rate=0.01,
+                                 **SMALL).train(df, epochs=15)
+    assert det.column_types_ == {"a": "categorical", "b": "categorical"}
+    assert 7 in [a["row_index"] for a in det.detect_anomalies(df)]
+
+
+def test_mixed_types_within_a_column(frame):
+    df = frame.assign(amount=frame["amount"].astype(object))
+    df.loc[10, "amount"] = "n/a"
+    with pytest.warns(UserWarning, match=r"'amount': 1 value\(s\) not readable as numeric"):
+        det = TabularAnomalyDetector(method="isolation_forest", n_estimators=10,
+                                     random_state=0).train(df)
+    assert det.column_types_["amount"] == "numeric"
+    assert "mixed types" in det.column_notes_["amount"]
+
+
+def test_huge_magnitudes_stay_finite(frame):
+    df = frame.copy()
+    df.loc[3, "amount"] = 1e300
+    df.loc[4, "amount"] = -1e300
+    det = TabularAnomalyDetector(**SMALL).train(df, **FAST)
+    scores = det.score(df)
+    assert np.isfinite(scores).all()
+    assert set(scores.nlargest(3).index) >= {3, 4}
+
+
+def test_duplicate_column_names(if_detector, frame):
+    dup = pd.concat([frame[["amount"]], frame[["amount"]]], axis=1)
+    with pytest.raises(ValueError, match=r"duplicated column names \['amount'\]"):
+        TabularAnomalyDetector().train(dup)
+    with pytest.raises(ValueError, match="duplicated"):
+        if_detector.score(dup)
+    clash = pd.DataFrame({1: range(20), "1": range(20)})
+    with pytest.raises(ValueError, match=r"\['1'\]"):
+        TabularAnomalyDetector().train(clash)
+
+
+def test_not_a_dataframe():
+    with pytest.raises(TypeError, match="pandas DataFrame; received ndarray"):
+        TabularAnomalyDetector().train(np.zeros((20, 2)))
+
+
+def test_score_before_train(frame):
+    det = TabularAnomalyDetector()
+    for call in (det.score, det.detect_anomalies, det.predict):
+        with pytest.raises(NotFittedError, match="not trained yet"):
+            call(frame)
+    with pytest.raises(NotFittedError):
+        det.save("unused")
+
+
+# -- files -----------------------------------------------------------------------------
+def test_read_table_bad_files(tmp_path):
+    with pytest.raises(ValueError, match=r"must end with one of.*'data.json'"):
+        read_table(tmp_path / "data.json")
+    with pytest.raises(ValueError, match="Legacy .xls"):
+        read_table(tmp_path / "data.xls")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_table(tmp_path / "missing.xlsx")
+    corrupt = tmp_path / "corrupt.xlsx"
+    corrupt.write_bytes(b"this is not a workbook")
+    with pytest.raises(ValueError, match="not a readable .xlsx"):
+        read_table(corrupt)
+    # Encrypted workbooks are OLE containers holding an "EncryptedPackage"
+    # stream; this minimal stand-in has the same signature and stream name.
+    encrypted = tmp_path / "locked.xlsx"
+    encrypted.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 56
+                          + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 64)
+    with pytest.raises(ValueError, match="password-protected"):
+        read_table(encrypted)
+    legacy = tmp_path / "old.xlsx"
+    legacy.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 120)
+    with pytest.raises(ValueError, match="legacy binary"):
+        read_table(legacy)
+    empty_csv = tmp_path / "empty.csv"
+    empty_csv.write_text("")
+    with pytest.raises(ValueError, match="is empty"):
+        read_table(empty_csv)
+
+
+def test_read_table_sheets(tmp_path):
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"a": [1, 2]}).to_excel(writer, sheet_name="first", index=False)
+        pd.DataFrame({"b": [3]}).to_excel(writer, sheet_name="second", index=False)
+    assert read_table(path).columns.tolist() == ["a"]
+    assert read_table(path, sheet_name="second").columns.tolist() == ["b"]
+    with pytest.raises(ValueError, match="sheet_name='third'"):
+        read_table(path, sheet_name="third")
+    with pytest.raises(TypeError, match="sheet_name"):
+        read_table(path, sheet_name=None)
+
+
+def test_missing_openpyxl_names_the_extra(monkeypatch, tmp_path):
+    path = tmp_path / "book.xlsx"
+    pd.DataFrame({"a": [1]}).to_excel(path, index=False)
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+    with pytest.raises(ImportError, match=r'pip install "fusionlab-learn\[excel\]"'):
+        read_table(path)
+
+
+def test_detect_anomalies_in_excel_trains_saves_and_loads(tmp_path, frame):
+    path = tmp_path / "orders.xlsx"
+    frame.to_excel(path, index=False)
+    model = tmp_path / "model"
+    anomalies, det = detect_anomalies_in_excel(
+        path, model_path=model, method="isolation_forest", random_state=0,
+        n_estimators=30, threshold_percentile=98)
+    assert (model / "detector.json").is_file() and det.n_estimators == 30
+    assert anomalies[0]["row_index"] == 5
+    with pytest.warns(UserWarning, match=r"ignored"):
+        again, loaded = detect_anomalies_in_excel(path, model_path=model,
+                                                  train_if_needed=False, epochs=9)
+    assert again == anomalies and loaded is not det
+    csv = tmp_path / "orders.csv"
+    frame.to_csv(csv, index=False)
+    from_csv, _ = detect_anomalies_in_excel(csv, model_path=model)
+    assert [a["row_index"] for a in from_csv] == [a["row_index"] for a in anomalies]
+
+
+def test_detect_anomalies_in_excel_errors(tmp_path, frame):
+    with pytest.raises(FileNotFoundError, match="train_if_needed=False"):
+        detect_anomalies_in_excel(frame, train_if_needed=False)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        detect_anomalies_in_excel(frame, model_path=tmp_path / "none",
+                                  train_if_needed=False)
+    with pytest.raises(TypeError, match="epoch"):
+        detect_anomalies_in_excel(frame, epoch=3)
+    with pytest.raises(TypeError, match="path"):
+        detect_anomalies_in_excel(42)
+
+
+def test_dataframe_input_with_autoencoder(frame):
+    anomalies, det = detect_anomalies_in_excel(frame, threshold_percentile=98,
+                                               **SMALL, **FAST)
+    assert det.method_ == "autoencoder" and anomalies[0]["row_index"] == 5
+
+
+def test_no_warning_on_clean_data(if_detector, frame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if_detector.detect_anomalies(frame)
