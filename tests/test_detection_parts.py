@@ -400,7 +400,7 @@ def test_model_registry():
     with pytest.raises(ValueError, match="already registered"):
         register_model("lstm_autoencoder", lambda w, f: None)
     with pytest.raises(ValueError, match="must be one of"):
-        build_model("cfc", 10, 1)
+        build_model("no_such_model", 10, 1)
     register_model("broken_for_test", lambda w, f: "not a model", overwrite=True)
     with pytest.raises(TypeError, match="keras.Model"):
         build_model("broken_for_test", 10, 1)

@@ -264,7 +264,7 @@ def test_bad_parameters():
     with pytest.raises(TypeError, match="model"):
         tiny(model=3).fit(x)
     with pytest.raises(ValueError, match="must be one of"):
-        tiny(model="cfc").fit(x)
+        tiny(model="no_such_model").fit(x)
     with pytest.raises(ValueError, match="contamination"):
         tiny(contamination=0.7).fit(x)
     with pytest.raises(ValueError, match="impute"):

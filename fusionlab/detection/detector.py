@@ -26,7 +26,7 @@ from .events import (
     find_segments,
     severity_from_ratio,
 )
-from .models import build_model
+from .models import build_model, time_aware
 from .period import choose_window
 from .scoring import point_errors
 from .thresholds import get_threshold
@@ -35,6 +35,27 @@ from .windowing import WindowDataset, window_starts
 __all__ = ["AnomalyDetector"]
 
 _SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
+
+
+def _gaps(stamps):
+    """Gaps between consecutive timestamps: seconds for datetimes, else numbers."""
+    if pd.api.types.is_numeric_dtype(stamps.dtype):
+        return np.diff(np.asarray(stamps, dtype=np.float64))
+    try:
+        stamps = pd.DatetimeIndex(stamps)
+        return np.asarray((stamps[1:] - stamps[:-1]).total_seconds(), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            "Timestamps must be datetimes or numbers to derive time deltas; "
+            f"received dtype {stamps.dtype}."
+        ) from exc
+
+
+def _median_gap(stamps):
+    """Median gap of ``stamps`` (None without timestamps or with one point)."""
+    if stamps is None or len(stamps) < 2:
+        return None
+    return float(np.median(_gaps(stamps)))
 
 
 class AnomalyDetector(BaseEstimator):
@@ -59,8 +80,8 @@ class AnomalyDetector(BaseEstimator):
     Parameters
     ----------
     model : str or keras.Model, default='lstm_autoencoder'
-        A registered name (``'lstm_autoencoder'``, ``'conv_autoencoder'``; see
-        :func:`~fusionlab.detection.register_model`) or a Keras model taking
+        A registered name (``'lstm_autoencoder'``, ``'conv_autoencoder'``,
+        ``'cfc'``, ``'ltc'``; see :func:`~fusionlab.detection.register_model`) or a Keras model taking
         windows ``(batch, window, n_features)``. A model whose output has the
         input's shape is a *reconstruction* model; its error is
         ``(x - model(x))**2`` at every step. Any other output must be a
@@ -70,6 +91,18 @@ class AnomalyDetector(BaseEstimator):
         series (which no forecast covers) get score 0. A model instance is a
         template: ``fit`` trains a clone (``keras.models.clone_model``) with
         fresh weights, compiled with Adam and the mean squared error.
+
+        ``'cfc'`` and ``'ltc'`` (and any
+        :class:`~fusionlab.nn.anomaly_detection.LiquidAutoencoderAnomaly`)
+        are liquid autoencoders for irregularly sampled series: they also
+        read the time elapsed before each point, which the detector derives
+        from the timestamps (``timestamps`` or a non-range index of ``X``):
+        the gap to the previous timestamp divided by ``time_scale_``, the
+        median gap of the training timestamps (so a regularly sampled series
+        has deltas of 1 and a point after two missing ones a delta of 3).
+        Gaps of datetimes are measured in seconds, of numbers in their own
+        unit; the first point gets delta 1, and without timestamps every
+        delta is 1.
     window : int, optional
         Window length. ``None`` picks the dominant period of the training data
         (:func:`~fusionlab.detection.period.choose_window`): bounded to
@@ -145,6 +178,10 @@ class AnomalyDetector(BaseEstimator):
         Column names (``'x0'``, ``'x1'``... for arrays).
     model_id_ : str
         Model name and a hash of its weights.
+    time_scale_ : float or None
+        Median gap between the training timestamps (seconds for datetimes),
+        the unit of the time deltas fed to liquid models; None without
+        timestamps.
 
     Examples
     --------
@@ -413,7 +450,8 @@ class AnomalyDetector(BaseEstimator):
             Time along the rows, numeric columns.
         timestamps : array-like of shape (n_points,), optional
             Sorted, unique times of the rows (defaults to a non-range index
-            of ``X``); only checked here.
+            of ``X``). Liquid models (``'cfc'``, ``'ltc'``) train on the
+            time deltas derived from them; other models ignore them.
         y : ignored
 
         Returns
@@ -421,8 +459,9 @@ class AnomalyDetector(BaseEstimator):
         self
         """
         self._check_params()
-        values, names, has_names, _, _ = self._validate_data(X, timestamps, fitting=True)
+        values, names, has_names, _, stamps = self._validate_data(X, timestamps, fitting=True)
         n, n_features = values.shape
+        self.time_scale_ = _median_gap(stamps)
         self.n_features_in_ = n_features
         self.feature_names_in_ = names
         self._fitted_with_names = has_names
@@ -438,16 +477,16 @@ class AnomalyDetector(BaseEstimator):
                 f"`X` has {n} rows, fewer than the window length {self.window_}; "
                 "give more data or a smaller `window`."
             )
-        self.model_, self.horizon_ = self._train(scaled, n_features)
-        contributions = self._contributions(scaled)
+        self.model_, self.horizon_ = self._train(scaled, n_features, stamps=stamps)
+        contributions = self._contributions(scaled, stamps)
         if self.robust:
             # Stage 2: leave out the windows that cover the highest-scoring
             # points and train a fresh model on the rest.
             scores = contributions.sum(axis=1)
             cut = np.quantile(scores, 1.0 - self.contamination)
             suspect = np.r_[0, np.cumsum(scores > cut)]
-            self.model_, _ = self._train(scaled, n_features, suspect=suspect)
-            contributions = self._contributions(scaled)
+            self.model_, _ = self._train(scaled, n_features, suspect=suspect, stamps=stamps)
+            contributions = self._contributions(scaled, stamps)
         self.training_scores_ = contributions.sum(axis=1)
         self.threshold_strategy_ = get_threshold(self.threshold, self.contamination)
         self.threshold_strategy_.fit(self.training_scores_)
@@ -455,7 +494,17 @@ class AnomalyDetector(BaseEstimator):
         self.model_id_ = self._compute_model_id()
         return self
 
-    def _train(self, scaled, n_features, suspect=None):
+    def _time_deltas(self, model, stamps, n):
+        """Time before each point for a liquid model, else None."""
+        if not time_aware(model):
+            return None
+        if stamps is None:
+            return np.ones(n, dtype=np.float32)
+        gaps = _gaps(stamps)
+        scale = self.time_scale_ if self.time_scale_ else _median_gap(stamps)
+        return np.r_[1.0, gaps / scale].astype(np.float32)
+
+    def _train(self, scaled, n_features, suspect=None, stamps=None):
         n = scaled.shape[0]
         model, horizon = self._make_model(n_features)
         span = self.window_ + horizon
@@ -467,7 +516,8 @@ class AnomalyDetector(BaseEstimator):
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate), loss="mse"
         )
-        train, valid = self._datasets(scaled, span, suspect)
+        deltas = self._time_deltas(model, stamps, n)
+        train, valid = self._datasets(scaled, span, suspect, deltas)
         history = model.fit(
             train,
             validation_data=valid,
@@ -478,10 +528,13 @@ class AnomalyDetector(BaseEstimator):
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         return model, horizon
 
-    def _datasets(self, scaled, span, suspect=None):
+    def _datasets(self, scaled, span, suspect=None, deltas=None):
         n = scaled.shape[0]
         seed = None if self.random_state is None else int(self.random_state)
-        common = dict(window=self.window_, horizon=self.horizon_, batch_size=self.batch_size)
+        common = dict(
+            window=self.window_, horizon=self.horizon_, batch_size=self.batch_size,
+            time_delta=deltas,
+        )
         n_valid = int(round(self.validation_split * n))
         if n_valid and (n_valid < span or n - n_valid < span):
             warnings.warn(
@@ -507,13 +560,14 @@ class AnomalyDetector(BaseEstimator):
         return train, valid
 
     # -------------------------------------------------------------- scoring
-    def _contributions(self, scaled):
+    def _contributions(self, scaled, stamps=None):
         errors, _ = point_errors(
             self.model_,
             scaled,
             self.window_,
             horizon=self.horizon_,
             batch_size=self.predict_batch_size,
+            time_delta=self._time_deltas(self.model_, stamps, scaled.shape[0]),
         )
         return errors / errors.shape[1]
 
@@ -546,8 +600,10 @@ class AnomalyDetector(BaseEstimator):
         Series (same index as ``X``) when ``X`` is pandas, else ndarray of shape
         (n_points,).
         """
-        scaled, index, _, is_pandas = self._prepare(X, timestamps)
-        return self._wrap(self._contributions(scaled).sum(axis=1), index, is_pandas, "score")
+        scaled, index, stamps, is_pandas = self._prepare(X, timestamps)
+        return self._wrap(
+            self._contributions(scaled, stamps).sum(axis=1), index, is_pandas, "score"
+        )
 
     def decision_function(self, X, timestamps=None):
         """Same as :meth:`score_samples` (higher means more anomalous, as in PyOD)."""
@@ -555,8 +611,8 @@ class AnomalyDetector(BaseEstimator):
 
     def predict(self, X, timestamps=None):
         """1 for points whose score exceeds ``threshold_``, else 0."""
-        scaled, index, _, is_pandas = self._prepare(X, timestamps)
-        scores = self._contributions(scaled).sum(axis=1)
+        scaled, index, stamps, is_pandas = self._prepare(X, timestamps)
+        scores = self._contributions(scaled, stamps).sum(axis=1)
         return self._wrap((scores > self.threshold_).astype(int), index, is_pandas, "anomaly")
 
     def explain(self, X, timestamps=None):
@@ -568,8 +624,8 @@ class AnomalyDetector(BaseEstimator):
             Columns are ``feature_names_in_``; each row sums to the point's
             score. The index is that of ``X`` (a range index for arrays).
         """
-        scaled, index, _, _ = self._prepare(X, timestamps)
-        contributions = self._contributions(scaled)
+        scaled, index, stamps, _ = self._prepare(X, timestamps)
+        contributions = self._contributions(scaled, stamps)
         return pd.DataFrame(
             contributions,
             index=index if index is not None else pd.RangeIndex(len(contributions)),
@@ -596,7 +652,7 @@ class AnomalyDetector(BaseEstimator):
         """
         top_k = check_positive_int(top_k, "top_k")
         scaled, _, stamps, _ = self._prepare(X, timestamps)
-        contributions = self._contributions(scaled)
+        contributions = self._contributions(scaled, stamps)
         scores = contributions.sum(axis=1)
         gap = self.merge_gap if self.merge_gap is not None else self.window_ // 4
         events = AnomalyList()

@@ -162,6 +162,7 @@ def save_detector(detector, path):
             "fitted_with_names": bool(detector._fitted_with_names),
             "history_": _encode(detector.history_),
             "model_id_": detector.model_id_,
+            "time_scale_": getattr(detector, "time_scale_", None),
         },
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -227,5 +228,6 @@ def load_detector(path):
     detector._fitted_with_names = bool(fitted["fitted_with_names"])
     detector.history_ = _decode(fitted["history_"])
     detector.model_id_ = fitted["model_id_"]
+    detector.time_scale_ = fitted.get("time_scale_")
     detector.training_scores_ = scores
     return detector

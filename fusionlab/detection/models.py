@@ -3,8 +3,13 @@
 A *model factory* is a callable ``factory(window, n_features, **params)``
 returning an unbuilt or built :class:`keras.Model` that maps windows of shape
 ``(batch, window, n_features)`` to reconstructions of the same shape. Register
-new ones with :func:`register_model` (e.g. ``'cfc'`` or ``'ltc'`` later) and
-pass their name as ``AnomalyDetector(model=...)``.
+new ones with :func:`register_model` and pass their name as
+``AnomalyDetector(model=...)``.
+
+``'cfc'`` and ``'ltc'`` build a
+:class:`~fusionlab.nn.anomaly_detection.LiquidAutoencoderAnomaly`; those
+models also take the time elapsed before each step, which the detector
+derives from the timestamps (see :func:`time_aware`).
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ from collections.abc import Callable
 
 import keras
 
-from ..nn.anomaly_detection import ConvAutoencoderAnomaly, LSTMAutoencoderAnomaly
+from ..nn.anomaly_detection import (
+    ConvAutoencoderAnomaly,
+    LiquidAutoencoderAnomaly,
+    LSTMAutoencoderAnomaly,
+)
 
-__all__ = ["register_model", "available_models", "build_model"]
+__all__ = ["register_model", "available_models", "build_model", "time_aware"]
 
 _REGISTRY: dict[str, Callable] = {}
 
@@ -116,5 +125,31 @@ def _conv_autoencoder(window, n_features, filters=(32, 16), latent_channels=8, *
     )
 
 
+def _liquid(cell_type):
+    def factory(window, n_features, hidden_size=16, num_layers=1, backbone_units=32,
+                backbone_layers=1, ode_unfolds=3, **params):
+        # Small defaults: liquid cells run step by step and cost more per
+        # step than an LSTM on a CPU.
+        return LiquidAutoencoderAnomaly(
+            hidden_size=hidden_size, n_features=n_features, cell_type=cell_type,
+            num_layers=num_layers, backbone_units=backbone_units,
+            backbone_layers=backbone_layers, ode_unfolds=ode_unfolds, **params,
+        )
+
+    factory.__name__ = f"_{cell_type}_autoencoder"
+    return factory
+
+
+def time_aware(model) -> bool:
+    """Whether ``model`` takes ``[windows, time_deltas]`` rather than windows.
+
+    True for :class:`~fusionlab.nn.anomaly_detection.LiquidAutoencoderAnomaly`
+    instances (so for the ``'cfc'`` and ``'ltc'`` models) and their subclasses.
+    """
+    return isinstance(model, LiquidAutoencoderAnomaly)
+
+
 register_model("lstm_autoencoder", _lstm_autoencoder)
 register_model("conv_autoencoder", _conv_autoencoder)
+register_model("cfc", _liquid("cfc"))
+register_model("ltc", _liquid("ltc"))

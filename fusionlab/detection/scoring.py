@@ -97,7 +97,8 @@ class PointErrorAccumulator:
         return mean, covered
 
 
-def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024):
+def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024,
+                 time_delta=None):
     """Per-point, per-feature squared errors of ``model`` over ``data``.
 
     Streams over batches of windows from a
@@ -117,6 +118,9 @@ def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024):
     horizon : int, default=0
     step : int, default=1
     batch_size : int, default=1024
+    time_delta : ndarray of shape (n_points,), optional
+        Time elapsed before each point; the model then receives
+        ``[windows, deltas]`` (see :class:`~fusionlab.detection.WindowDataset`).
 
     Returns
     -------
@@ -127,7 +131,7 @@ def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024):
 
     dataset = WindowDataset(
         data, window, step=step, batch_size=batch_size, horizon=horizon,
-        targets=False, include_last=True,
+        targets=False, include_last=True, time_delta=time_delta,
     )
     n_points, n_features = dataset.data.shape
     length = horizon if horizon else window
@@ -136,13 +140,15 @@ def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024):
         starts, spans = dataset.batch_spans(index)
         inputs = spans[:, :window]
         target = spans[:, window:] if horizon else spans
+        if time_delta is not None:
+            inputs = [inputs, dataset.batch_deltas(index)]
         output = np.asarray(model.predict_on_batch(inputs))
         if output.ndim == 2:
             output = output[:, None, :]
         if output.shape != target.shape:
             raise ValueError(
                 f"The model returned shape {output.shape} for inputs of shape "
-                f"{inputs.shape}; expected {target.shape}."
+                f"{spans[:, :window].shape}; expected {target.shape}."
             )
         error = target - output
         acc.add(starts, np.square(error, out=error))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .._validation import check_non_negative_int, check_positive_int
+from .._validation import check_finite, check_non_negative_int, check_positive_int
 
 __all__ = ["window_starts", "WindowDataset"]
 
@@ -72,6 +72,10 @@ class WindowDataset(keras.utils.PyDataset):
     starts : array-like of int, optional
         Explicit window starts, used instead of ``step``/``start``/``stop``
         (e.g. to leave out windows that cover suspected anomalies).
+    time_delta : array-like of shape (n_points,), optional
+        Time elapsed before each point, for models that read it (the
+        ``'cfc'`` and ``'ltc'`` models). Batches then hold inputs
+        ``[windows, deltas]`` with deltas of shape ``(batch, window, 1)``.
     **kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of
         :class:`keras.utils.PyDataset`.
@@ -111,6 +115,7 @@ class WindowDataset(keras.utils.PyDataset):
         stop=None,
         include_last=False,
         starts=None,
+        time_delta=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -152,6 +157,24 @@ class WindowDataset(keras.utils.PyDataset):
             )
         if self.starts.size == 0:
             raise ValueError("No window to cut: `starts` is empty.")
+        self.time_delta = None
+        if time_delta is not None:
+            time_delta = np.asarray(time_delta, dtype=np.float32).reshape(-1)
+            if time_delta.shape[0] != self.data.shape[0]:
+                raise ValueError(
+                    f"`time_delta` must have one value per point ({self.data.shape[0]}); "
+                    f"received {time_delta.shape[0]}."
+                )
+            check_finite(time_delta, "time_delta")
+            if (time_delta < 0).any():
+                raise ValueError(
+                    "`time_delta` must be >= 0; received a minimum of "
+                    f"{time_delta.min():g}."
+                )
+            self.time_delta = time_delta
+            self._delta_view = np.lib.stride_tricks.sliding_window_view(
+                time_delta, self.window
+            )
         # (n_windows, n_features, span): a view, no copy.
         self._view = np.lib.stride_tricks.sliding_window_view(
             self.data, self.span, axis=0
@@ -200,6 +223,12 @@ class WindowDataset(keras.utils.PyDataset):
         spans = np.ascontiguousarray(block.transpose(0, 2, 1))
         return starts, spans
 
+    def batch_deltas(self, index):
+        """Time deltas ``(b, window, 1)`` of batch ``index`` (None without them)."""
+        if self.time_delta is None:
+            return None
+        return np.ascontiguousarray(self._delta_view[self.batch_starts(index)])[:, :, None]
+
     def __getitem__(self, index):
         _, spans = self.batch_spans(index)
         if self.horizon:
@@ -207,6 +236,8 @@ class WindowDataset(keras.utils.PyDataset):
             targets = spans[:, self.window :]
         else:
             inputs = targets = spans
+        if self.time_delta is not None:
+            inputs = (inputs, self.batch_deltas(index))
         return (inputs, targets) if self.targets else inputs
 
     def on_epoch_end(self):

@@ -6,16 +6,27 @@
   windows (unsupervised, trained on normal data).
 - :class:`SequenceAnomalyScoreLayer` -- an MLP head that scores learned features.
 - :class:`PredictionErrorAnomalyScore` -- scores sequences by forecast error.
+- :class:`LiquidAutoencoderAnomaly` -- a CfC / LTC autoencoder for irregularly
+  sampled sequences (the cells and layers come from :mod:`fusionlab.nn.liquid`
+  and are re-exported here).
 """
 
+from ..liquid import LTC, CfC, CfCCell, LTCCell
 from .conv_autoencoder import ConvAutoencoderAnomaly
+from .liquid_autoencoder import LiquidAutoencoderAnomaly, weighted_reconstruction_error
 from .lstm_autoencoder import LSTMAutoencoderAnomaly
 from .prediction_error import PredictionErrorAnomalyScore
 from .sequence_score import SequenceAnomalyScoreLayer
 
 __all__ = [
+    "CfC",
+    "CfCCell",
     "ConvAutoencoderAnomaly",
+    "LTC",
+    "LTCCell",
+    "LiquidAutoencoderAnomaly",
     "LSTMAutoencoderAnomaly",
     "PredictionErrorAnomalyScore",
     "SequenceAnomalyScoreLayer",
+    "weighted_reconstruction_error",
 ]
