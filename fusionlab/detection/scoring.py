@@ -97,6 +97,26 @@ class PointErrorAccumulator:
         return mean, covered
 
 
+def _pad_rows(array, rows):
+    return np.concatenate([array, np.repeat(array[-1:], rows, axis=0)], axis=0)
+
+
+def _predict_fixed_batch(model, inputs, batch_size):
+    """``model.predict_on_batch`` with a short last batch padded to ``batch_size``.
+
+    Every call then has the same shape, so a compiled predict function is
+    traced once instead of again for the last batch.
+    """
+    first = inputs[0] if isinstance(inputs, list) else inputs
+    rows = first.shape[0]
+    if batch_size is None or rows >= batch_size:
+        return np.asarray(model.predict_on_batch(inputs))
+    missing = batch_size - rows
+    padded = ([_pad_rows(x, missing) for x in inputs] if isinstance(inputs, list)
+              else _pad_rows(inputs, missing))
+    return np.asarray(model.predict_on_batch(padded))[:rows]
+
+
 def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024,
                  time_delta=None):
     """Per-point, per-feature squared errors of ``model`` over ``data``.
@@ -142,7 +162,7 @@ def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024,
         target = spans[:, window:] if horizon else spans
         if time_delta is not None:
             inputs = [inputs, dataset.batch_deltas(index)]
-        output = np.asarray(model.predict_on_batch(inputs))
+        output = _predict_fixed_batch(model, inputs, batch_size if len(dataset) > 1 else None)
         if output.ndim == 2:
             output = output[:, None, :]
         if output.shape != target.shape:
