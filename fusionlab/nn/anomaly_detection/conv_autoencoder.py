@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from ..._validation import check_positive_int, check_rate
-from .lstm_autoencoder import _check_activation
+from .._checks import check_activation, check_window_shape
 
 __all__ = ["ConvAutoencoderAnomaly"]
 
@@ -101,8 +101,8 @@ class ConvAutoencoderAnomaly(keras.Model):
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         self.latent_channels = check_positive_int(latent_channels, "latent_channels")
         self.n_features = check_positive_int(n_features, "n_features", allow_none=True)
-        self.activation = _check_activation(activation, "activation")
-        self.hidden_activation = _check_activation(hidden_activation, "hidden_activation")
+        self.activation = check_activation(activation, "activation")
+        self.hidden_activation = check_activation(hidden_activation, "hidden_activation")
         self.dropout_rate = check_rate(dropout_rate, "dropout_rate")
 
         self.encoder_layers = [
@@ -143,25 +143,12 @@ class ConvAutoencoderAnomaly(keras.Model):
         return keras.layers.Conv1D(units, 1, activation=self.activation, name="output_conv")
 
     def _check_input_shape(self, shape):
-        shape = tuple(shape)
-        if len(shape) != 3:
-            raise ValueError(
-                "ConvAutoencoderAnomaly expects a 3D input of shape (batch, steps, "
-                f"features); received shape {shape} ({len(shape)}D)."
-            )
-        features = shape[-1]
-        if features is None:
-            raise ValueError(
-                "ConvAutoencoderAnomaly needs the number of features (last axis) to "
-                f"be known; received shape {shape}."
-            )
-        expected = self.n_features if self.n_features is not None else self._built_features
-        if expected is not None and features != expected:
-            raise ValueError(
-                f"Input has {features} features but the model expects {expected}; "
-                f"received input shape {shape}."
-            )
-        return shape
+        return check_window_shape(
+            shape,
+            type(self).__name__,
+            n_features=self.n_features,
+            built_features=self._built_features,
+        )
 
     def build(self, input_shape):
         shape = self._check_input_shape(input_shape)

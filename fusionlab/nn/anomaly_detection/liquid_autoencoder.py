@@ -12,6 +12,7 @@ from ..._validation import (
     check_positive_int,
     check_rate,
 )
+from .._checks import check_activation, check_window_shape
 from ..liquid.cells import _resolve_activation
 from ..liquid.layers import LTC, CfC
 from ..liquid.time_delta import check_time_delta, prepare_time_delta
@@ -21,17 +22,6 @@ __all__ = ["LiquidAutoencoderAnomaly", "weighted_reconstruction_error"]
 _CELL_TYPES = ("cfc", "ltc")
 _REDUCTIONS = (None, "mean")
 _WEIGHTINGS = (None, "inverse_delta")
-
-
-def _check_activation(value, name):
-    try:
-        keras.activations.get(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"`{name}` must be a Keras activation name such as 'linear' or "
-            f"'tanh'; received {value!r}."
-        ) from exc
-    return value
 
 
 def weighted_reconstruction_error(inputs, reconstructions, time_delta=None,
@@ -223,7 +213,7 @@ class LiquidAutoencoderAnomaly(keras.Model):
         self.cell_type = check_option(cell_type, "cell_type", _CELL_TYPES)
         self.num_layers = check_positive_int(num_layers, "num_layers")
         self.latent_dim = check_positive_int(latent_dim, "latent_dim", allow_none=True)
-        self.output_activation = _check_activation(output_activation, "output_activation")
+        self.output_activation = check_activation(output_activation, "output_activation")
         self.backbone_units = check_positive_int(backbone_units, "backbone_units")
         self.backbone_layers = check_non_negative_int(backbone_layers, "backbone_layers")
         _resolve_activation(backbone_activation, "backbone_activation")
@@ -273,26 +263,12 @@ class LiquidAutoencoderAnomaly(keras.Model):
 
     def validate_input_shape(self, shape):
         """Check the shape of ``x`` and return it as a tuple."""
-        shape = tuple(shape)
-        if len(shape) != 3:
-            raise ValueError(
-                "LiquidAutoencoderAnomaly expects `x` of shape (batch, steps, "
-                f"features); received shape {shape} ({len(shape)}D)."
-            )
-        features = shape[-1]
-        if features is None:
-            raise ValueError(
-                "LiquidAutoencoderAnomaly needs the number of features (last "
-                f"axis) to be known; received shape {shape}."
-            )
-        expected = self.n_features if self.n_features is not None else self._built_features
-        if expected is not None and features != expected:
-            origin = "n_features" if self.n_features is not None else "the model was built with"
-            raise ValueError(
-                f"Input has {features} features but {origin} = {expected}; "
-                f"received input shape {shape}."
-            )
-        return shape
+        return check_window_shape(
+            shape,
+            type(self).__name__,
+            n_features=self.n_features,
+            built_features=self._built_features,
+        )
 
     def _check(self, inputs, time_delta=None):
         x, delta = self._split(inputs, time_delta)

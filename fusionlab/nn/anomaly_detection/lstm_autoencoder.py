@@ -8,25 +8,9 @@ import keras
 from keras import ops
 
 from ..._validation import check_positive_int, check_rate
+from .._checks import check_activation, check_bool, check_window_shape
 
 __all__ = ["LSTMAutoencoderAnomaly"]
-
-
-def _check_activation(value, name):
-    try:
-        keras.activations.get(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"`{name}` must be a Keras activation name such as 'tanh', 'relu' or "
-            f"'linear'; received {value!r}."
-        ) from exc
-    return value
-
-
-def _check_bool(value, name):
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be True or False; received {value!r}.")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="fusionlab")
@@ -162,18 +146,18 @@ class LSTMAutoencoderAnomaly(keras.Model):
         self.num_decoder_layers = check_positive_int(
             num_decoder_layers, "num_decoder_layers"
         )
-        self.activation = _check_activation(activation, "activation")
-        self.intermediate_activation = _check_activation(
+        self.activation = check_activation(activation, "activation")
+        self.intermediate_activation = check_activation(
             intermediate_activation, "intermediate_activation"
         )
         self.dropout_rate = check_rate(dropout_rate, "dropout_rate")
         self.recurrent_dropout_rate = check_rate(
             recurrent_dropout_rate, "recurrent_dropout_rate"
         )
-        self.use_bidirectional_encoder = _check_bool(
+        self.use_bidirectional_encoder = check_bool(
             use_bidirectional_encoder, "use_bidirectional_encoder"
         )
-        self.use_bottleneck_dense = _check_bool(
+        self.use_bottleneck_dense = check_bool(
             use_bottleneck_dense, "use_bottleneck_dense"
         )
         if (
@@ -263,27 +247,12 @@ class LSTMAutoencoderAnomaly(keras.Model):
         goes through this method, so a subclass that accepts other inputs
         overrides it alone.
         """
-        shape = tuple(shape)
-        if len(shape) != 3:
-            raise ValueError(
-                "LSTMAutoencoderAnomaly expects a 3D input of shape "
-                f"(batch, steps, features); received shape {shape} "
-                f"({len(shape)}D)."
-            )
-        features = shape[-1]
-        if features is None:
-            raise ValueError(
-                "LSTMAutoencoderAnomaly needs the number of features (last "
-                f"axis) to be known; received shape {shape}."
-            )
-        expected = self.n_features if self.n_features is not None else self._built_features
-        if expected is not None and features != expected:
-            origin = "n_features" if self.n_features is not None else "the model was built with"
-            raise ValueError(
-                f"Input has {features} features but {origin} = {expected}; "
-                f"received input shape {shape}."
-            )
-        return shape
+        return check_window_shape(
+            shape,
+            type(self).__name__,
+            n_features=self.n_features,
+            built_features=self._built_features,
+        )
 
     def __call__(self, inputs, *args, **kwargs):
         # Checked before Keras wraps call() errors, so the message the user

@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from ..._validation import check_option, check_positive_int, check_rate
-from .lstm_autoencoder import _check_activation
+from .._checks import check_activation
 
 __all__ = ["SequenceAnomalyScoreLayer"]
 
@@ -118,11 +118,11 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.hidden_units = _normalise_hidden_units(hidden_units)
-        self.activation = _check_activation(activation, "activation")
+        self.activation = check_activation(activation, "activation")
         self.dropout_rate = check_rate(dropout_rate, "dropout_rate")
         self._norm_type = _normalise_use_norm(use_norm)
         self.use_norm = use_norm
-        self.final_activation = _check_activation(final_activation, "final_activation")
+        self.final_activation = check_activation(final_activation, "final_activation")
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.pooling = check_option(pooling, "pooling", _POOLINGS)

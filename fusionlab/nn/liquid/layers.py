@@ -6,16 +6,11 @@ import keras
 from keras import ops
 
 from ..._validation import check_positive_int
+from .._checks import check_bool
 from .cells import CfCCell, LTCCell
 from .time_delta import check_time_delta, prepare_time_delta
 
 __all__ = ["CfC", "LTC"]
-
-
-def _check_bool(value, name):
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be True or False; received {value!r}.")
-    return value
 
 
 class _LiquidRNN(keras.layers.Layer):
@@ -24,8 +19,8 @@ class _LiquidRNN(keras.layers.Layer):
     def __init__(self, units, return_sequences=True, return_state=False, **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int(units, "units")
-        self.return_sequences = _check_bool(return_sequences, "return_sequences")
-        self.return_state = _check_bool(return_state, "return_state")
+        self.return_sequences = check_bool(return_sequences, "return_sequences")
+        self.return_state = check_bool(return_state, "return_state")
         self.cell = self._make_cell()
         self.rnn = keras.layers.RNN(
             self.cell,

@@ -1,0 +1,62 @@
+"""Argument and shape checks shared by fusionlab's Keras layers and models."""
+
+from __future__ import annotations
+
+import keras
+
+__all__ = ["check_activation", "check_bool", "check_window_shape"]
+
+
+def check_activation(value, name: str):
+    """Return ``value`` if Keras knows it as an activation, else raise ``ValueError``."""
+    try:
+        keras.activations.get(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"`{name}` must be a Keras activation name such as 'tanh', 'relu' or "
+            f"'linear'; received {value!r}."
+        ) from exc
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` if it is a real bool (a truthy string must not pass)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be True or False; received {value!r}.")
+    return value
+
+
+def check_window_shape(shape, owner: str, *, n_features=None, built_features=None):
+    """Check a ``(batch, steps, features)`` shape and return it as a tuple.
+
+    Parameters
+    ----------
+    shape : sequence
+        The input shape.
+    owner : str
+        Class name used in the messages.
+    n_features : int or None
+        Features fixed at construction.
+    built_features : int or None
+        Features the model was built with (used when ``n_features`` is None).
+    """
+    shape = tuple(shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"{owner} expects a 3D input of shape (batch, steps, features); "
+            f"received shape {shape} ({len(shape)}D)."
+        )
+    features = shape[-1]
+    if features is None:
+        raise ValueError(
+            f"{owner} needs the number of features (last axis) to be known; "
+            f"received shape {shape}."
+        )
+    expected = n_features if n_features is not None else built_features
+    if expected is not None and features != expected:
+        origin = "n_features" if n_features is not None else "the model was built with"
+        raise ValueError(
+            f"Input has {features} features but {origin} = {expected}; "
+            f"received input shape {shape}."
+        )
+    return shape
