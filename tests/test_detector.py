@@ -60,7 +60,7 @@ def test_fit_sets_learned_attributes(fitted):
     assert det.training_scores_.shape == (300,)
     assert np.isfinite(det.threshold_) and det.threshold_ > 0
     assert set(det.history_) == {"loss", "val_loss"} and len(det.history_["loss"]) == 20
-    assert det.scaler_.mean_.shape == (2,)
+    assert det.scaler_.center_.shape == (2,)  # the default RobustScaler
     assert det.horizon_ == 0 and det.model_id_.startswith("conv_autoencoder-")
     assert det.threshold_ == pytest.approx(np.percentile(det.training_scores_, 95))
 
@@ -391,3 +391,26 @@ def test_cli_demo(tmp_path, capsys):
     assert "anomalous period" in printed or "No anomalous period" in printed
     assert os.path.getsize(tmp_path / "demo_anomalies.png") > 1000
     assert (tmp_path / "demo_anomalies.csv").exists()
+
+
+class _BatchCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+@pytest.mark.parametrize(("cap", "expected_batches"), [(None, 29), (40, 4), (9, 1)])
+def test_max_train_windows_caps_the_training_windows(cap, expected_batches):
+    # 300 points, window 20, no validation: 281 training windows.
+    counter = _BatchCounter()
+    tiny(epochs=1, robust=False, window=20, batch_size=10, validation_split=0.0,
+         max_train_windows=cap, callbacks=[counter]).fit(make_frame())
+    assert counter.batches == expected_batches
+
+
+def test_max_train_windows_is_validated():
+    with pytest.raises(ValueError, match="max_train_windows"):
+        tiny(max_train_windows=0).fit(make_frame())

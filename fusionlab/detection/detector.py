@@ -110,9 +110,18 @@ class AnomalyDetector(BaseEstimator):
         period.
     step : int, default=1
         Stride of the training windows (scoring always uses every window).
-    scaler : {'standard', 'minmax', 'robust'}, None or transformer, default='standard'
+    max_train_windows : int or None, default=4096
+        Upper bound on the number of training windows: a longer series is
+        trained on every ``k``-th window (``k`` the smallest stride that
+        keeps at most this many), so training time stops growing with the
+        length of the series while scoring still uses every window. ``None``
+        trains on every ``step``-th window whatever the length.
+    scaler : {'standard', 'minmax', 'robust'}, None or transformer, default='robust'
         Scaling fitted on the training data (a transformer is cloned).
-        Constant columns scale to constants, never NaN.
+        Constant columns scale to constants, never NaN. The default,
+        scikit-learn's ``RobustScaler`` (median and inter-quartile range), is
+        not pulled by the anomalies themselves, and pairs with the bounded
+        (tanh) output of the built-in LSTM autoencoder.
     threshold : str or BaseThreshold, default='percentile'
         A name (``'percentile'``, ``'contamination'``, ``'mean_std'``,
         ``'spot'``, ``'dynamic'``; see
@@ -154,7 +163,7 @@ class AnomalyDetector(BaseEstimator):
     model_params : dict, optional
         Keyword arguments of the built-in model factory (e.g.
         ``{'latent_dim': 4, 'lstm_units': 16}``).
-    min_window, max_window : int, default=8, 256
+    min_window, max_window : int, default=8, 64
         Bounds of the automatic window.
     predict_batch_size : int, default=1024
         Windows per batch when scoring.
@@ -206,7 +215,8 @@ class AnomalyDetector(BaseEstimator):
         model="lstm_autoencoder",
         window=None,
         step=1,
-        scaler="standard",
+        max_train_windows=4096,
+        scaler="robust",
         threshold="percentile",
         contamination=0.05,
         epochs=15,
@@ -220,13 +230,14 @@ class AnomalyDetector(BaseEstimator):
         merge_gap=None,
         model_params=None,
         min_window=8,
-        max_window=256,
+        max_window=64,
         predict_batch_size=1024,
         verbose=0,
     ):
         self.model = model
         self.window = window
         self.step = step
+        self.max_train_windows = max_train_windows
         self.scaler = scaler
         self.threshold = threshold
         self.contamination = contamination
@@ -248,6 +259,7 @@ class AnomalyDetector(BaseEstimator):
     # ----------------------------------------------------------- validation
     def _check_params(self):
         check_positive_int(self.step, "step")
+        check_positive_int(self.max_train_windows, "max_train_windows", allow_none=True)
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.predict_batch_size, "predict_batch_size")
@@ -546,6 +558,8 @@ class AnomalyDetector(BaseEstimator):
             )
             n_valid = 0
         starts = window_starts(n - n_valid, span, self.step)
+        if self.max_train_windows is not None and starts.size > self.max_train_windows:
+            starts = starts[:: -(-starts.size // self.max_train_windows)]
         if suspect is not None:
             # suspect is the cumulative count of suspect points: a window is
             # clean when the count does not grow over its span.
