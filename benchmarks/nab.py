@@ -119,7 +119,10 @@ def fusionlab_scores(frame: pd.DataFrame, seed: int, model: str) -> np.ndarray:
     from fusionlab.detection import AnomalyDetector
 
     detector = AnomalyDetector(model=model, random_state=seed)
-    detector.fit(frame[["value"]], timestamps=frame["timestamp"])
+    # Only the liquid models use the time between samples; NAB files can
+    # repeat a timestamp (a clock change), which the detector rejects.
+    timestamps = frame["timestamp"] if model in ("cfc", "ltc") else None
+    detector.fit(frame[["value"]], timestamps=timestamps)
     return np.asarray(detector.score_samples(frame[["value"]]), dtype=float)
 
 
