@@ -28,21 +28,9 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import average_precision_score  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
+from fusionlab.datasets import make_sine_anomalies  # noqa: E402
 from fusionlab.detection import AnomalyDetector  # noqa: E402
 from fusionlab.nn.anomaly_detection import LSTMAutoencoderAnomaly  # noqa: E402
-
-
-def sine_with_anomalies(seed=42):
-    """The exercise's series: sin(t) + N(0, 0.1), +2.0 on [50:60], -1.5 on [150:155]."""
-    t = np.arange(0, 200, 0.5)
-    rng = np.random.default_rng(seed)
-    values = np.sin(t) + rng.normal(0.0, 0.1, t.size)
-    values[50:60] += 2.0
-    values[150:155] -= 1.5
-    labels = np.zeros(t.size, dtype=int)
-    labels[50:60] = 1
-    labels[150:155] = 1
-    return values, labels
 
 
 def recipe_scores(values, seed, window=20, epochs=20):
@@ -63,7 +51,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args(argv)
-    values, labels = sine_with_anomalies()
+    series = make_sine_anomalies(random_state=42)  # the exercise's series
+    values, labels = series["value"].to_numpy(), series["label"].to_numpy()
     rows = []
     for seed in args.seeds:
         start = time.perf_counter()

@@ -40,6 +40,7 @@ from sklearn.ensemble import IsolationForest  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from fusionlab.datasets import list_nab, load_nab  # noqa: E402
+from fusionlab.detection.scoring import PointErrorAccumulator  # noqa: E402
 from fusionlab.metrics import auc_pr, best_f1, vus_pr  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,17 +63,14 @@ def spread_to_points(window_scores: np.ndarray, n: int, window: int) -> np.ndarr
     """Average each point's score over every window covering it.
 
     ``window_scores`` is (n_windows,) (one score per window) or
-    (n_windows, window) (a score per step of each window).
+    (n_windows, window) (a score per step of each window); the detector's own
+    accumulator does the averaging.
     """
     if window_scores.ndim == 1:
         window_scores = np.repeat(window_scores[:, None], window, axis=1)
-    totals = np.zeros(n)
-    counts = np.zeros(n)
-    starts = np.arange(window_scores.shape[0])
-    for offset in range(window):  # loop over offsets (window), not points
-        np.add.at(totals, starts + offset, window_scores[:, offset])
-        np.add.at(counts, starts + offset, 1.0)
-    return totals / np.maximum(counts, 1.0)
+    accumulator = PointErrorAccumulator(n, 1, window)
+    accumulator.add(np.arange(window_scores.shape[0]), window_scores[:, :, None])
+    return accumulator.result()[0][:, 0]
 
 
 # -------------------------------------------------------------- baselines

@@ -19,6 +19,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ._runs import flag_runs
 from ._validation import check_finite
 
 __all__ = [
@@ -86,12 +87,6 @@ def _mask(mask, n, name):
     return array
 
 
-def _runs(mask):
-    padded = np.concatenate(([False], mask, [False])).astype(np.int8)
-    change = np.flatnonzero(np.diff(padded))
-    return change[0::2], change[1::2] - 1
-
-
 def events_frame(events) -> pd.DataFrame:
     """Normalise an event table to a DataFrame with ``start`` and ``end``.
 
@@ -137,7 +132,8 @@ def _severity_color(severity):
 
 
 def _shade_labels(ax, time, labels, label="labelled anomaly"):
-    starts, ends = _runs(labels)
+    runs = flag_runs(labels)
+    starts, ends = runs[:, 0], runs[:, 1]
     for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
         ax.axvspan(time[s], time[e], color=_LABEL_COLOR, alpha=0.5, lw=0,
                    label=label if i == 0 else None)

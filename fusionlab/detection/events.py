@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .._runs import flag_runs
+
 __all__ = [
     "Anomaly",
     "AnomalyList",
@@ -53,9 +55,8 @@ def find_segments(flags, merge_gap=0):
     flags = np.asarray(flags).astype(bool).ravel()
     if merge_gap < 0:
         raise ValueError(f"`merge_gap` must be >= 0; received {merge_gap}.")
-    edges = np.diff(np.r_[0, flags.astype(np.int8), 0])
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
+    runs = flag_runs(flags)
+    starts, ends = runs[:, 0], runs[:, 1]
     if starts.size == 0:
         return []
     gaps = starts[1:] - ends[:-1] - 1

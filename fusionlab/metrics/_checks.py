@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from .._runs import flag_runs
 from .._validation import check_finite
 
 __all__ = ["check_labels", "check_scores", "check_labels_scores", "binarize", "segments"]
@@ -122,6 +123,4 @@ def segments(binary: np.ndarray) -> np.ndarray:
 
     Each row is ``[start, end]`` with ``end`` inclusive.
     """
-    padded = np.concatenate(([0], np.asarray(binary, dtype=np.int8), [0]))
-    change = np.flatnonzero(np.diff(padded))
-    return np.column_stack((change[0::2], change[1::2] - 1)).astype(np.int64)
+    return flag_runs(binary)
