@@ -6,7 +6,7 @@ Every labelled file (files with at least one anomaly window) is scored by:
 
 - ``fusionlab`` -- :class:`fusionlab.detection.AnomalyDetector` with its
   defaults, and the variants named by ``--variants`` when available
-  (``conv_autoencoder``, ``cfc``, ``ltc``);
+  (``conv_autoencoder``, ``robust_tanh``, ``cfc``, ``ltc``);
 - ``iforest`` -- scikit-learn's IsolationForest on sliding windows;
 - ``pca`` -- a windowed-PCA reconstruction baseline;
 - ``recipe`` -- the exercise recipe: LSTM autoencoder (latent 8, 16 units),
@@ -113,13 +113,25 @@ def recipe_scores(values: np.ndarray, seed: int, epochs: int) -> np.ndarray:
     return scores
 
 
-def fusionlab_scores(frame: pd.DataFrame, seed: int, model: str) -> np.ndarray:
+#: Detector settings of the variants besides the default (``--variants``).
+VARIANTS = {
+    "conv_autoencoder": {"model": "conv_autoencoder"},
+    "cfc": {"model": "cfc"},
+    "ltc": {"model": "ltc"},
+    # Bounded reconstructions for extreme-value anomalies (see the docs of
+    # AnomalyDetector's `scaler`).
+    "robust_tanh": {"scaler": "robust", "model_params": {"activation": "tanh"}},
+}
+
+
+def fusionlab_scores(frame: pd.DataFrame, seed: int, variant: str | None) -> np.ndarray:
     from fusionlab.detection import AnomalyDetector
 
-    detector = AnomalyDetector(model=model, random_state=seed)
+    params = VARIANTS[variant] if variant else {}
+    detector = AnomalyDetector(random_state=seed, **params)
     # Only the liquid models use the time between samples; NAB files can
     # repeat a timestamp (a clock change), which the detector rejects.
-    timestamps = frame["timestamp"] if model in ("cfc", "ltc") else None
+    timestamps = frame["timestamp"] if params.get("model") in ("cfc", "ltc") else None
     detector.fit(frame[["value"]], timestamps=timestamps)
     return np.asarray(detector.score_samples(frame[["value"]]), dtype=float)
 
@@ -141,7 +153,7 @@ def run(args) -> pd.DataFrame:
             "iforest": lambda v=values: iforest_scores(v, args.seed),
             "pca": lambda v=values: pca_scores(v, args.seed),
             "recipe": lambda v=values: recipe_scores(v, args.seed, args.recipe_epochs),
-            "fusionlab": lambda f=frame: fusionlab_scores(f, args.seed, "lstm_autoencoder"),
+            "fusionlab": lambda f=frame: fusionlab_scores(f, args.seed, None),
         }
         for variant in args.variants:
             methods[f"fusionlab[{variant}]"] = lambda f=frame, m=variant: fusionlab_scores(
@@ -206,8 +218,9 @@ def main(argv=None):
     parser.add_argument("--root", help="NAB folder (default: $FUSIONLAB_NAB_ROOT or ../shared/data/nab)")
     parser.add_argument("--files", nargs="*", default=None, help="file names to run (default: all labelled)")
     parser.add_argument("--methods", nargs="*", default=None, help="methods to run (default: all)")
-    parser.add_argument("--variants", nargs="*", default=["conv_autoencoder", "cfc", "ltc"],
-                        help="fusionlab model variants besides the default")
+    parser.add_argument("--variants", nargs="*", choices=sorted(VARIANTS),
+                        default=["conv_autoencoder", "robust_tanh", "cfc", "ltc"],
+                        help="fusionlab detector variants besides the default")
     parser.add_argument("--recipe-epochs", type=int, default=20)
     parser.add_argument("--vus-window", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)

@@ -60,7 +60,7 @@ def test_fit_sets_learned_attributes(fitted):
     assert det.training_scores_.shape == (300,)
     assert np.isfinite(det.threshold_) and det.threshold_ > 0
     assert set(det.history_) == {"loss", "val_loss"} and len(det.history_["loss"]) == 20
-    assert det.scaler_.center_.shape == (2,)  # the default RobustScaler
+    assert det.scaler_.mean_.shape == (2,)
     assert det.horizon_ == 0 and det.model_id_.startswith("conv_autoencoder-")
     assert det.threshold_ == pytest.approx(np.percentile(det.training_scores_, 95))
 
