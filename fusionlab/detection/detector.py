@@ -122,7 +122,7 @@ class AnomalyDetector(BaseEstimator):
         anomalies are extreme values, ``scaler='robust'`` with
         ``model_params={'activation': 'tanh'}`` bounds the reconstruction to
         the usual range, so far-out values score by their distance (mean
-        VUS-PR 0.232 against 0.20 on the NAB files; see ``benchmarks/nab.py``).
+        VUS-PR 0.232 against 0.211 on the NAB files; see ``benchmarks/nab.py``).
     threshold : str or BaseThreshold, default='percentile'
         A name (``'percentile'``, ``'contamination'``, ``'mean_std'``,
         ``'spot'``, ``'dynamic'``; see
