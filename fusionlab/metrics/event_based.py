@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import binarize, segments
-from .pointwise import PRF, f1_from
+from .pointwise import PRF, f1_from, point_f1
 
 __all__ = ["point_adjust", "point_adjusted_f1", "event_f1"]
 
@@ -80,12 +80,7 @@ def point_adjusted_f1(labels, scores, threshold=None) -> PRF:
     PRF(precision=0.75, recall=0.75, f1=0.75)
     """
     labels, predictions = binarize(labels, scores, threshold)
-    adjusted = point_adjust(labels, predictions)
-    tp = int(np.count_nonzero(labels & adjusted))
-    flagged = int(np.count_nonzero(adjusted))
-    precision = tp / flagged if flagged else 0.0
-    recall = tp / int(np.count_nonzero(labels))
-    return PRF(float(precision), float(recall), f1_from(precision, recall))
+    return point_f1(labels, point_adjust(labels, predictions))
 
 
 def event_f1(labels, scores, threshold=None) -> PRF:
@@ -113,7 +108,6 @@ def event_f1(labels, scores, threshold=None) -> PRF:
     """
     labels, predictions = binarize(labels, scores, threshold)
     _, detected = _detected_events(labels, predictions)
-    flagged = int(np.count_nonzero(predictions))
-    precision = int(np.count_nonzero(labels & predictions)) / flagged if flagged else 0.0
+    precision = point_f1(labels, predictions).precision
     recall = float(detected.mean())
     return PRF(float(precision), recall, f1_from(precision, recall))
