@@ -17,6 +17,7 @@ __all__ = [
     "check_rate",
     "check_option",
     "check_finite",
+    "as_2d",
 ]
 
 
@@ -109,3 +110,15 @@ def check_finite(array: np.ndarray, name: str) -> None:
             f"(first at position {first if len(first) > 1 else first[0]}); "
             "clean or impute the data first."
         )
+
+
+def as_2d(values: np.ndarray, name: str) -> np.ndarray:
+    """Return a 1D array as one column and a 2D array as it is; raise otherwise."""
+    if values.ndim == 1:
+        return values[:, None]
+    if values.ndim != 2:
+        raise ValueError(
+            f"`{name}` must be 1D or 2D (n_points, n_features); received shape "
+            f"{values.shape}."
+        )
+    return values

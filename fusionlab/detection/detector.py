@@ -13,6 +13,7 @@ from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
+    as_2d,
     check_finite,
     check_non_negative_int,
     check_option,
@@ -326,13 +327,7 @@ class AnomalyDetector(BaseEstimator):
                     "`X` must be a numeric array, DataFrame or Series of shape "
                     f"(n_points, n_features); could not convert it to float ({exc})."
                 ) from exc
-            if values.ndim == 1:
-                values = values[:, None]
-            if values.ndim != 2:
-                raise ValueError(
-                    "`X` must be 1D or 2D (n_points, n_features); received shape "
-                    f"{values.shape}."
-                )
+            values = as_2d(values, "X")
             names = np.asarray([f"x{i}" for i in range(values.shape[1])], dtype=object)
             has_names = False
         n, f = values.shape

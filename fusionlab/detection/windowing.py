@@ -5,7 +5,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .._validation import check_finite, check_non_negative_int, check_positive_int
+from .._validation import (
+    as_2d,
+    check_finite,
+    check_non_negative_int,
+    check_positive_int,
+)
 
 __all__ = ["window_starts", "WindowDataset"]
 
@@ -119,14 +124,7 @@ class WindowDataset(keras.utils.PyDataset):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        data = np.asarray(data)
-        if data.ndim == 1:
-            data = data[:, None]
-        if data.ndim != 2:
-            raise ValueError(
-                "`data` must be 1D or 2D (n_points, n_features); received shape "
-                f"{data.shape}."
-            )
+        data = as_2d(np.asarray(data), "data")
         self.data = np.ascontiguousarray(data, dtype=np.float32)
         self.window = check_positive_int(window, "window")
         self.step = check_positive_int(step, "step")
