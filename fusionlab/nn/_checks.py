@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["check_activation", "check_bool", "check_window_shape"]
+__all__ = ["check_activation", "check_bool", "check_window_shape", "mismatched_axis"]
 
 
 def check_activation(value, name: str):
@@ -60,3 +60,14 @@ def check_window_shape(shape, owner: str, *, n_features=None, built_features=Non
             f"received input shape {shape}."
         )
     return shape
+
+
+def mismatched_axis(shape_a, shape_b):
+    """First axis where two equal-rank shapes differ, ignoring unknown (None) sizes.
+
+    Returns None when every known size agrees.
+    """
+    for axis, (a, b) in enumerate(zip(shape_a, shape_b, strict=True)):
+        if a is not None and b is not None and a != b:
+            return axis
+    return None

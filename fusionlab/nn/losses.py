@@ -29,6 +29,7 @@ import numpy as np
 from keras import ops
 
 from .._validation import check_finite, check_option, check_rate
+from ._checks import mismatched_axis
 from .anomaly_detection import PredictionErrorAnomalyScore
 
 __all__ = [
@@ -132,13 +133,13 @@ def _check_forecast_shapes(y_true, y_pred, n_quantiles):
             f"quantile axis); received y_true of shape {true_shape} and y_pred "
             f"of shape {pred_shape}."
         )
-    for axis, (a, b) in enumerate(zip(true_shape, target, strict=True)):
-        if a is not None and b is not None and a != b:
-            raise ValueError(
-                f"`y_true` must have shape {target} (y_pred's shape without its "
-                f"quantile axis); received y_true of shape {true_shape} and "
-                f"y_pred of shape {pred_shape} (axis {axis} differs)."
-            )
+    axis = mismatched_axis(true_shape, target)
+    if axis is not None:
+        raise ValueError(
+            f"`y_true` must have shape {target} (y_pred's shape without its "
+            f"quantile axis); received y_true of shape {true_shape} and "
+            f"y_pred of shape {pred_shape} (axis {axis} differs)."
+        )
     return y_true
 
 

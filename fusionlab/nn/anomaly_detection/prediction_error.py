@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from ..._validation import check_option
+from .._checks import mismatched_axis
 
 __all__ = ["PredictionErrorAnomalyScore"]
 
@@ -84,12 +85,12 @@ class PredictionErrorAnomalyScore(keras.layers.Layer):
                     f"`{name}` must be 3D (batch, steps, features); received "
                     f"shape {shape}."
                 )
-        for axis, (a, b) in enumerate(zip(true_shape, pred_shape, strict=True)):
-            if a is not None and b is not None and a != b:
-                raise ValueError(
-                    f"`y_true` and `y_pred` must have the same shape; received "
-                    f"{true_shape} and {pred_shape} (axis {axis} differs)."
-                )
+        axis = mismatched_axis(true_shape, pred_shape)
+        if axis is not None:
+            raise ValueError(
+                f"`y_true` and `y_pred` must have the same shape; received "
+                f"{true_shape} and {pred_shape} (axis {axis} differs)."
+            )
 
     def __call__(self, inputs, *args, **kwargs):
         # Checked before Keras wraps call() errors, so the message the user
