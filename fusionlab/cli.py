@@ -45,6 +45,7 @@ def _detector(args, progress):
         batch_size=args.batch_size,
         threshold=args.threshold,
         contamination=args.contamination,
+        smoothing=args.smoothing,
         impute=args.impute,
         random_state=args.seed,
         callbacks=callbacks,
@@ -139,6 +140,8 @@ def _parser():
     detect.add_argument("--batch-size", type=int, default=64)
     detect.add_argument("--threshold", default="percentile", choices=sorted(THRESHOLDS))
     detect.add_argument("--contamination", type=float, default=0.05)
+    detect.add_argument("--smoothing", type=float,
+                        help="average the scores over this fraction of the series (e.g. 0.015)")
     detect.add_argument("--impute", choices=["linear", "ffill"], help="fill NaN/inf values")
     detect.add_argument("--min-severity", choices=SEVERITIES, help="report only these or worse")
     detect.add_argument("--seed", type=int, default=0)

@@ -369,7 +369,7 @@ def test_cli_detect(tmp_path, capsys):
     json_out = tmp_path / "a.json"
     assert main(["detect", str(data), "--time-col", "timestamp", "--out", str(json_out),
                  "--epochs", "1", "--window", "20", "--quiet", "--model",
-                 "conv_autoencoder"]) == 0
+                 "conv_autoencoder", "--smoothing", "0.05"]) == 0
     assert json_out.read_text().startswith("[")
 
 
@@ -381,6 +381,8 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["detect", str(data), "--columns", "zz", "--quiet"]) == 1
     assert main(["detect", str(data), "--time-col", "t", "--quiet"]) == 1
     assert "fewer than the window" in capsys.readouterr().err
+    assert main(["detect", str(data), "--time-col", "t", "--smoothing", "1.5", "--quiet"]) == 1
+    assert "`smoothing` must be in [0.0, 1.0); received 1.5" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["detect"])
 
@@ -414,3 +416,70 @@ def test_max_train_windows_caps_the_training_windows(cap, expected_batches):
 def test_max_train_windows_is_validated():
     with pytest.raises(ValueError, match="max_train_windows"):
         tiny(max_train_windows=0).fit(make_frame())
+
+
+# ------------------------------------------------------------ score smoothing
+
+
+def test_smoothing_is_off_by_default(fitted):
+    det, _ = fitted
+    assert AnomalyDetector().smoothing is None and det.smoothing_width_ == 1
+
+
+def test_smoothing_is_a_centred_moving_average_of_the_raw_errors():
+    frame = make_frame(400)
+    det = tiny(window=20, smoothing=0.05, epochs=3).fit(frame)
+    assert det.smoothing_width_ == 20  # 5 % of 400 points
+    smoothed = det.score_samples(frame).to_numpy()
+    det.smoothing_width_ = 1  # what smoothing=None would have fitted
+    raw_contributions = det.explain(frame).to_numpy()
+    raw = raw_contributions.sum(axis=1)
+    det.smoothing_width_ = 20
+    # Hand-computed centred mean of 20 points, edges repeating the end values
+    # (scipy puts the extra point of an even width before the centre).
+    padded = np.r_[np.repeat(raw[0], 10), raw, np.repeat(raw[-1], 9)]
+    expected = np.convolve(padded, np.ones(20) / 20, mode="valid")
+    np.testing.assert_allclose(smoothed, expected, rtol=1e-5, atol=1e-9)
+    # Explanations add up to the smoothed score and keep each point's own
+    # feature shares.
+    contributions = det.explain(frame).to_numpy()
+    np.testing.assert_allclose(contributions.sum(axis=1), smoothed, rtol=1e-6)
+    np.testing.assert_allclose(
+        contributions / smoothed[:, None], raw_contributions / raw[:, None], rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "smoothing, width", [(None, 1), (0, 1), (0.001, 1), (0.05, 6), (0.2, 24), (0.9, 80)]
+)
+def test_smoothing_width_from_the_series_length(smoothing, width):
+    # 120 points, window 8: width = round(smoothing * 120), between 1 and 10 windows.
+    x = make_frame(120)[["a"]].to_numpy()
+    det = tiny(window=8, smoothing=smoothing, epochs=1).fit(x)
+    assert det.smoothing_width_ == width
+    scores = det.score_samples(x)
+    assert np.isfinite(scores).all()
+    np.testing.assert_allclose(det.training_scores_, scores, rtol=1e-6)
+
+
+def test_smoothing_survives_save_and_load(tmp_path):
+    x = make_frame(120)[["a"]].to_numpy()
+    det = tiny(window=8, smoothing=0.2, epochs=1).fit(x)
+    loaded = AnomalyDetector.load(det.save(tmp_path / "smoothed.zip"))
+    assert loaded.smoothing == 0.2 and loaded.smoothing_width_ == 24
+    np.testing.assert_array_equal(loaded.score_samples(x), det.score_samples(x))
+
+
+@pytest.mark.parametrize(
+    "smoothing, error, match",
+    [
+        (-0.1, ValueError, r"`smoothing` must be in \[0.0, 1.0\); received -0.1"),
+        (1.0, ValueError, r"`smoothing` must be in \[0.0, 1.0\); received 1.0"),
+        (float("nan"), ValueError, "`smoothing` must be in"),
+        ("wide", TypeError, "`smoothing` must be a number.*received 'wide' of type str"),
+        (True, TypeError, "`smoothing` must be a number"),
+    ],
+)
+def test_bad_smoothing_is_rejected(smoothing, error, match):
+    with pytest.raises(error, match=match):
+        tiny(window=8, smoothing=smoothing).fit(np.zeros((40, 1)))

@@ -163,6 +163,7 @@ def save_detector(detector, path):
             "history_": _encode(detector.history_),
             "model_id_": detector.model_id_,
             "time_scale_": getattr(detector, "time_scale_", None),
+            "smoothing_width_": int(getattr(detector, "smoothing_width_", 1)),
         },
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,5 +230,7 @@ def load_detector(path):
     detector.history_ = _decode(fitted["history_"])
     detector.model_id_ = fitted["model_id_"]
     detector.time_scale_ = fitted.get("time_scale_")
+    # Archives written before score smoothing existed scored raw errors.
+    detector.smoothing_width_ = int(fitted.get("smoothing_width_", 1))
     detector.training_scores_ = scores
     return detector
