@@ -73,7 +73,7 @@ class AnomalyDetector(BaseEstimator):
        window, averaged for each point over *all* the windows that cover it
        (:class:`~fusionlab.detection.scoring.PointErrorAccumulator`), then
        averaged over features: one score per time point, high where the
-       anomaly actually is;
+       anomaly actually is (optionally smoothed, see ``smoothing``);
     4. **threshold** -- a strategy from :mod:`fusionlab.detection.thresholds`
        fitted on the training scores;
     5. **events** -- flagged points grouped into :class:`Anomaly` records
