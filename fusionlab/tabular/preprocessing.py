@@ -163,10 +163,13 @@ class TabularPreprocessor:
     >>> from fusionlab.tabular.preprocessing import TabularPreprocessor
     >>> df = pd.DataFrame({"x": [1.0, 2.0, None, 4.0], "c": ["a", "b", "a", None]})
     >>> pre = TabularPreprocessor({"x": "numeric", "c": "categorical"}).fit(df)
+    >>> pre.feature_names_out_
+    ['numeric__x', 'categorical__c___missing__', 'categorical__c_a',
+     'categorical__c_b', 'categorical__c__unseen']
     >>> pre.feature_sources_
-    ['x', 'c', 'c', 'c']
+    ['x', 'c', 'c', 'c', 'c']
     >>> pre.transform(df).shape
-    (4, 4)
+    (4, 5)
     """
 
     def __init__(self, column_types, *, max_categories: int = 50, clip: float = 20.0):
