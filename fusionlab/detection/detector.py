@@ -508,7 +508,7 @@ class AnomalyDetector(BaseEstimator):
         else:
             self.window_ = int(self.window)
         self.smoothing_width_ = int(
-            np.clip(round((self.smoothing or 0.0) * n), 1, max(1, 10 * self.window_))
+            np.clip(round((self.smoothing or 0.0) * n), 1, 10 * self.window_)
         )
         if n < self.window_:
             raise ValueError(
@@ -611,7 +611,7 @@ class AnomalyDetector(BaseEstimator):
             time_delta=self._time_deltas(self.model_, stamps, scaled.shape[0]),
         )
         contributions = errors / errors.shape[1]
-        width = getattr(self, "smoothing_width_", 1) if smooth else 1
+        width = self.smoothing_width_ if smooth else 1
         if width == 1:
             return contributions
         raw = contributions.sum(axis=1, keepdims=True)

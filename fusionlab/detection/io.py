@@ -163,7 +163,7 @@ def save_detector(detector, path):
             "history_": _encode(detector.history_),
             "model_id_": detector.model_id_,
             "time_scale_": getattr(detector, "time_scale_", None),
-            "smoothing_width_": int(getattr(detector, "smoothing_width_", 1)),
+            "smoothing_width_": int(detector.smoothing_width_),
         },
     }
     with tempfile.TemporaryDirectory() as tmp:
