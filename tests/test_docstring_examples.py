@@ -37,7 +37,10 @@ def test_the_public_modules_have_examples():
 
 
 @pytest.mark.parametrize("name", WITH_EXAMPLES)
-def test_docstring_examples(name):
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    # Examples that write files (read_table's) write them here, not into
+    # the checkout.
+    monkeypatch.chdir(tmp_path)
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
