@@ -6,8 +6,10 @@ Every labelled file (files with at least one anomaly window) is scored by:
 
 - ``fusionlab`` -- :class:`fusionlab.detection.AnomalyDetector` with its
   defaults, and the variants named by ``--variants`` when available
-  (``conv_autoencoder``, ``robust_tanh``, ``smoothed``, ``cfc``,
-  ``ltc``);
+  (default: the ``conv_autoencoder`` and liquid ``cfc`` / ``ltc`` models, and
+  ``raw_errors``, the default without its score smoothing; on request
+  ``robust_tanh``, a robust scaler with bounded reconstructions, and
+  ``moving_average``, the smoothing without ``peak_weight``);
 - ``iforest`` -- scikit-learn's IsolationForest on sliding windows;
 - ``pca`` -- a windowed-PCA reconstruction baseline;
 - ``recipe`` -- the exercise recipe: LSTM autoencoder (latent 8, 16 units),
@@ -122,9 +124,10 @@ VARIANTS = {
     # Bounded reconstructions for extreme-value anomalies (see the docs of
     # AnomalyDetector's `scaler`).
     "robust_tanh": {"scaler": "robust", "model_params": {"activation": "tanh"}},
-    # Point errors smoothed over 1.5 % of the series (the detector's
-    # `smoothing` option, off by default).
-    "smoothed": {"smoothing": 0.015},
+    # The default's score smoothing taken apart: raw point errors, and the
+    # moving average without the isolated large errors kept.
+    "raw_errors": {"smoothing": None},
+    "moving_average": {"peak_weight": 0.0},
 }
 
 
@@ -223,7 +226,7 @@ def main(argv=None):
     parser.add_argument("--files", nargs="*", default=None, help="file names to run (default: all labelled)")
     parser.add_argument("--methods", nargs="*", default=None, help="methods to run (default: all)")
     parser.add_argument("--variants", nargs="*", choices=sorted(VARIANTS),
-                        default=["conv_autoencoder", "robust_tanh", "smoothed", "cfc", "ltc"],
+                        default=["conv_autoencoder", "raw_errors", "cfc", "ltc"],
                         help="fusionlab detector variants besides the default")
     parser.add_argument("--recipe-epochs", type=int, default=20)
     parser.add_argument("--vus-window", type=int, default=100)

@@ -38,6 +38,12 @@ def _detector(args, progress):
     from .detection import AnomalyDetector, TqdmProgressBar
 
     callbacks = [] if not progress else [TqdmProgressBar(desc="training")]
+    # Options left out keep the detector's own defaults.
+    optional = {
+        name: getattr(args, name)
+        for name in ("smoothing", "peak_weight")
+        if getattr(args, name) is not None
+    }
     return AnomalyDetector(
         model=args.model,
         window=args.window,
@@ -45,10 +51,10 @@ def _detector(args, progress):
         batch_size=args.batch_size,
         threshold=args.threshold,
         contamination=args.contamination,
-        smoothing=args.smoothing,
         impute=args.impute,
         random_state=args.seed,
         callbacks=callbacks,
+        **optional,
     )
 
 
@@ -141,7 +147,11 @@ def _parser():
     detect.add_argument("--threshold", default="percentile", choices=sorted(THRESHOLDS))
     detect.add_argument("--contamination", type=float, default=0.05)
     detect.add_argument("--smoothing", type=float,
-                        help="average the scores over this fraction of the series (e.g. 0.015)")
+                        help="average the scores over this fraction of the series "
+                             "(default 0.015; 0 keeps the raw point errors)")
+    detect.add_argument("--peak-weight", type=float,
+                        help="keep this fraction of a point's own error through the "
+                             "smoothing (default 0.125)")
     detect.add_argument("--impute", choices=["linear", "ffill"], help="fill NaN/inf values")
     detect.add_argument("--min-severity", choices=SEVERITIES, help="report only these or worse")
     detect.add_argument("--seed", type=int, default=0)

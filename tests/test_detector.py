@@ -369,7 +369,7 @@ def test_cli_detect(tmp_path, capsys):
     json_out = tmp_path / "a.json"
     assert main(["detect", str(data), "--time-col", "timestamp", "--out", str(json_out),
                  "--epochs", "1", "--window", "20", "--quiet", "--model",
-                 "conv_autoencoder", "--smoothing", "0.05"]) == 0
+                 "conv_autoencoder", "--smoothing", "0.05", "--peak-weight", "0.5"]) == 0
     assert json_out.read_text().startswith("[")
 
 
@@ -383,6 +383,8 @@ def test_cli_errors(tmp_path, capsys):
     assert "fewer than the window" in capsys.readouterr().err
     assert main(["detect", str(data), "--time-col", "t", "--smoothing", "1.5", "--quiet"]) == 1
     assert "`smoothing` must be in [0.0, 1.0); received 1.5" in capsys.readouterr().err
+    assert main(["detect", str(data), "--time-col", "t", "--peak-weight", "2", "--quiet"]) == 1
+    assert "`peak_weight` must be in [0.0, 1.0]; received 2.0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["detect"])
 
@@ -421,36 +423,90 @@ def test_max_train_windows_is_validated():
 # ------------------------------------------------------------ score smoothing
 
 
-def test_smoothing_is_off_by_default(fitted):
+def test_smoothing_is_on_by_default(fitted):
     det, _ = fitted
-    assert AnomalyDetector().smoothing is None and det.smoothing_width_ == 1
+    assert AnomalyDetector().smoothing == 0.015 and AnomalyDetector().peak_weight == 0.125
+    assert det.smoothing_width_ == 4  # round(0.015 * 300)
 
 
-def test_smoothing_is_a_centred_moving_average_of_the_raw_errors():
+def _raw_contributions(det, frame):
+    """Explanations of ``det`` with the smoothing switched off (width 1)."""
+    width, det.smoothing_width_ = det.smoothing_width_, 1
+    try:
+        return det.explain(frame).to_numpy()
+    finally:
+        det.smoothing_width_ = width
+
+
+def _centred_mean(values, width):
+    """Hand-computed centred mean along axis 0, edges repeating the end rows
+    (scipy puts the extra point of an even width before the centre)."""
+    values = np.asarray(values, dtype=float).reshape(len(values), -1)
+    before, after = width // 2, width - width // 2 - 1
+    padded = np.r_[np.repeat(values[:1], before, axis=0), values,
+                   np.repeat(values[-1:], after, axis=0)]
+    kernel = np.ones(width) / width
+    return np.stack([np.convolve(col, kernel, mode="valid") for col in padded.T], axis=1)
+
+
+def test_plain_moving_average_when_peak_weight_is_zero():
     frame = make_frame(400)
-    det = tiny(window=20, smoothing=0.05, epochs=3).fit(frame)
+    det = tiny(window=20, smoothing=0.05, peak_weight=0.0, epochs=3).fit(frame)
     assert det.smoothing_width_ == 20  # 5 % of 400 points
+    raw_contributions = _raw_contributions(det, frame)
     smoothed = det.score_samples(frame).to_numpy()
-    det.smoothing_width_ = 1  # what smoothing=None would have fitted
-    raw_contributions = det.explain(frame).to_numpy()
-    raw = raw_contributions.sum(axis=1)
-    det.smoothing_width_ = 20
-    # Hand-computed centred mean of 20 points, edges repeating the end values
-    # (scipy puts the extra point of an even width before the centre).
-    padded = np.r_[np.repeat(raw[0], 10), raw, np.repeat(raw[-1], 9)]
-    expected = np.convolve(padded, np.ones(20) / 20, mode="valid")
-    np.testing.assert_allclose(smoothed, expected, rtol=1e-5, atol=1e-9)
-    # Explanations add up to the smoothed score and keep each point's own
-    # feature shares.
-    contributions = det.explain(frame).to_numpy()
-    np.testing.assert_allclose(contributions.sum(axis=1), smoothed, rtol=1e-6)
     np.testing.assert_allclose(
-        contributions / smoothed[:, None], raw_contributions / raw[:, None], rtol=1e-5
+        smoothed, _centred_mean(raw_contributions.sum(axis=1), 20)[:, 0], rtol=1e-5, atol=1e-9
     )
+    # Each feature's errors are averaged the same way; rows add up to the score.
+    contributions = det.explain(frame).to_numpy()
+    np.testing.assert_allclose(
+        contributions, _centred_mean(raw_contributions, 20), rtol=1e-5, atol=1e-9
+    )
+    np.testing.assert_allclose(contributions.sum(axis=1), smoothed, rtol=1e-6)
+
+
+def test_peak_weight_keeps_the_larger_of_average_and_own_error():
+    frame = make_frame(400)
+    det = tiny(window=20, smoothing=0.05, peak_weight=0.5, epochs=3).fit(frame)
+    raw_contributions = _raw_contributions(det, frame)
+    raw = raw_contributions.sum(axis=1)
+    averaged = _centred_mean(raw_contributions, 20)
+    scores = det.score_samples(frame).to_numpy()
+    np.testing.assert_allclose(
+        scores, np.maximum(averaged.sum(axis=1), 0.5 * raw), rtol=1e-5, atol=1e-9
+    )
+    own = 0.5 * raw > averaged.sum(axis=1)
+    assert 0 < own.sum() < own.size  # both cases occur in this series
+    contributions = det.explain(frame).to_numpy()
+    np.testing.assert_allclose(contributions[own], 0.5 * raw_contributions[own], rtol=1e-5)
+    np.testing.assert_allclose(contributions[~own], averaged[~own], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(contributions.sum(axis=1), scores, rtol=1e-6)
+
+
+def test_peak_weight_keeps_a_single_spike_beside_a_long_incident():
+    # 4000 points averaged over 200: the 300-point level shift fills the top
+    # 5 % of the averaged scores and the 1-point spike is diluted below the
+    # threshold, unless a fraction of its own error is kept.
+    rng = np.random.default_rng(3)
+    t = np.arange(4000)
+    x = np.sin(2 * np.pi * t / 20) + rng.normal(0, 0.05, t.size)
+    x[1000:1300] += 1.0
+    x[3000] += 1.5
+    params = dict(window=20, smoothing=0.05, epochs=5,
+                  model_params={"filters": (8,), "latent_channels": 4, "kernel_size": 3})
+    kept = tiny(**params).fit(x)
+    averaged = tiny(peak_weight=0.0, **params).fit(x)
+    assert kept.smoothing_width_ == averaged.smoothing_width_ == 200
+    assert kept.predict(x)[3000] == 1
+    assert averaged.predict(x)[3000] == 0
+    # The incident is found either way.
+    assert kept.predict(x)[1000:1300].mean() > 0.5 and averaged.predict(x)[1000:1300].mean() > 0.5
 
 
 @pytest.mark.parametrize(
-    "smoothing, width", [(None, 1), (0, 1), (0.001, 1), (0.05, 6), (0.2, 24), (0.9, 80)]
+    "smoothing, width",
+    [(None, 1), (0, 1), (0.001, 1), (0.015, 2), (0.05, 6), (0.2, 24), (0.9, 80)],
 )
 def test_smoothing_width_from_the_series_length(smoothing, width):
     # 120 points, window 8: width = round(smoothing * 120), between 1 and 10 windows.
@@ -464,9 +520,46 @@ def test_smoothing_width_from_the_series_length(smoothing, width):
 
 def test_smoothing_survives_save_and_load(tmp_path):
     x = make_frame(120)[["a"]].to_numpy()
-    det = tiny(window=8, smoothing=0.2, epochs=1).fit(x)
+    det = tiny(window=8, smoothing=0.2, peak_weight=0.5, epochs=1).fit(x)
     loaded = AnomalyDetector.load(det.save(tmp_path / "smoothed.zip"))
-    assert loaded.smoothing == 0.2 and loaded.smoothing_width_ == 24
+    assert loaded.smoothing == 0.2 and loaded.peak_weight == 0.5
+    assert loaded.smoothing_width_ == 24
+    np.testing.assert_array_equal(loaded.score_samples(x), det.score_samples(x))
+
+
+def _drop_params(path, names):
+    """Rewrite a saved detector as an older version wrote it (without ``names``)."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    for name in names:
+        del config["params"][name]
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_archives_from_before_peak_weight_load_as_plain_moving_average(tmp_path):
+    x = make_frame(120)[["a"]].to_numpy()
+    det = tiny(window=8, smoothing=0.2, peak_weight=0.0, epochs=1).fit(x)
+    path = det.save(tmp_path / "old.zip")
+    _drop_params(path, ["peak_weight"])
+    loaded = AnomalyDetector.load(path)
+    assert loaded.peak_weight == 0.0
+    np.testing.assert_array_equal(loaded.score_samples(x), det.score_samples(x))
+
+
+def test_archives_from_before_smoothing_load_with_raw_errors(tmp_path):
+    x = make_frame(120)[["a"]].to_numpy()
+    det = tiny(window=8, smoothing=None, epochs=1).fit(x)
+    path = det.save(tmp_path / "older.zip")
+    _drop_params(path, ["smoothing", "peak_weight"])
+    loaded = AnomalyDetector.load(path)
+    assert loaded.smoothing is None and loaded.smoothing_width_ == 1
     np.testing.assert_array_equal(loaded.score_samples(x), det.score_samples(x))
 
 
@@ -483,3 +576,18 @@ def test_smoothing_survives_save_and_load(tmp_path):
 def test_bad_smoothing_is_rejected(smoothing, error, match):
     with pytest.raises(error, match=match):
         tiny(window=8, smoothing=smoothing).fit(np.zeros((40, 1)))
+
+
+@pytest.mark.parametrize(
+    "peak_weight, error, match",
+    [
+        (-0.1, ValueError, r"`peak_weight` must be in \[0.0, 1.0\]; received -0.1"),
+        (1.5, ValueError, r"`peak_weight` must be in \[0.0, 1.0\]; received 1.5"),
+        (float("nan"), ValueError, "`peak_weight` must be in"),
+        (None, TypeError, "`peak_weight` must be a number.*received None of type NoneType"),
+        (True, TypeError, "`peak_weight` must be a number"),
+    ],
+)
+def test_bad_peak_weight_is_rejected(peak_weight, error, match):
+    with pytest.raises(error, match=match):
+        tiny(window=8, peak_weight=peak_weight).fit(np.zeros((40, 1)))

@@ -206,6 +206,11 @@ def load_detector(path):
         scores = np.load(io.BytesIO(archive.read("training_scores.npy")), allow_pickle=False)
 
     params = _decode(config["params"])
+    # Older archives lack the newer parameters; fill them with the values
+    # those versions used (raw errors, then a plain moving average) so the
+    # loaded detector's parameters describe the scores it gives.
+    params.setdefault("smoothing", None)
+    params.setdefault("peak_weight", 0.0)
     scaler = _scaler_from_state(config["scaler"])
     threshold_cfg = config["threshold"]
     strategy = THRESHOLDS[threshold_cfg["name"]].from_config(_decode(threshold_cfg["config"]))
