@@ -115,6 +115,23 @@ def test_detect_returns_records(fitted):
     assert isinstance(plain[0].start, int) and len(plain[0].top_features) == 1
 
 
+@pytest.mark.parametrize(
+    "start, end, width, expected",
+    [
+        (48, 61, 1, (48, 61)),  # no smoothing: the whole event
+        (48, 61, 6, (50, 58)),  # 5 points the 6-point average can add: 2 before, 3 after
+        (48, 61, 7, (51, 58)),
+        (300, 304, 6, (302, 302)),  # nothing left: the peak point
+    ],
+)
+def test_event_type_is_read_without_the_points_smoothing_adds(start, end, width, expected):
+    from fusionlab.detection.detector import _core
+
+    segment = np.zeros(end - start + 1)
+    segment[2] = 1.0  # peak at start + 2
+    assert _core(start, end, width, segment) == expected
+
+
 def test_detect_merge_gap(fitted):
     base, frame = fitted
     base_events = base.detect(frame)

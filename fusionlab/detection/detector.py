@@ -60,6 +60,21 @@ def _median_gap(stamps):
     return float(np.median(_gaps(stamps)))
 
 
+def _core(start, end, width, segment_scores):
+    """Bounds of the event ``start..end`` without what smoothing added.
+
+    A centred average over ``width`` points lets a run of high errors cross
+    the threshold up to ``width - 1`` points early or late in all, so the
+    event's type is read on the span less those points; when nothing is
+    left, on its highest-scoring point.
+    """
+    extra = width - 1
+    low, high = start + extra // 2, end - (extra - extra // 2)
+    if high < low:
+        low = high = start + int(np.argmax(segment_scores))
+    return low, high
+
+
 class AnomalyDetector(BaseEstimator):
     """Unsupervised anomaly detector for (multivariate) time series.
 
@@ -716,8 +731,10 @@ class AnomalyDetector(BaseEstimator):
         ``peak_score / threshold_``
         (:func:`~fusionlab.detection.events.severity_from_ratio`; ``'critical'``
         when ``threshold_ <= 0``), type from the scaled values of its top
-        feature (:func:`~fusionlab.detection.events.classify_segment`), and the
-        ``top_k`` features with the largest share of its error.
+        feature (:func:`~fusionlab.detection.events.classify_segment`) over
+        the event less the ``smoothing_width_ - 1`` points that the score
+        smoothing can add at its edges (its peak point when no more is left),
+        and the ``top_k`` features with the largest share of its error.
 
         Returns
         -------
@@ -739,7 +756,9 @@ class AnomalyDetector(BaseEstimator):
             total = per_feature.sum()
             shares = per_feature / total if total > 0 else np.full_like(per_feature, 1 / len(names))
             order = np.argsort(-shares, kind="stable")[:top_k]
-            kind, stats = classify_segment(scaled[:, order[0]], start, end)
+            kind, stats = classify_segment(
+                scaled[:, order[0]], *_core(start, end, self.smoothing_width_, segment)
+            )
             events.append(
                 Anomaly(
                     start=stamps[start] if stamps is not None else start,
