@@ -71,7 +71,11 @@ def _cmd_detect(args, out):
                 f"--time-col {args.time_col!r} is not a column of {args.data}; columns: "
                 f"{list(frame.columns)}."
             )
-        timestamps = pd.to_datetime(frame.pop(args.time_col))
+        timestamps = frame.pop(args.time_col)
+        # Numbers (seconds, sample times) stay numbers: read as dates they
+        # would be nanoseconds since 1970.
+        if not pd.api.types.is_numeric_dtype(timestamps):
+            timestamps = pd.to_datetime(timestamps)
     if args.columns:
         missing = [c for c in args.columns if c not in frame.columns]
         if missing:

@@ -14,7 +14,9 @@ from fusionlab.detection import (
     SEVERITIES,
     AnomalyDetector,
     AnomalyList,
+    BaseThreshold,
     MeanStdThreshold,
+    PercentileThreshold,
     SPOTThreshold,
 )
 from fusionlab.nn.anomaly_detection import ConvAutoencoderAnomaly
@@ -63,6 +65,20 @@ def test_fit_sets_learned_attributes(fitted):
     assert det.scaler_.mean_.shape == (2,)
     assert det.horizon_ == 0 and det.model_id_.startswith("conv_autoencoder-")
     assert det.threshold_ == pytest.approx(np.percentile(det.training_scores_, 95))
+    # robust training left out the windows over the anomaly and the few other
+    # high-error points: some, but fewer than half of the 251
+    assert 20 <= det.n_windows_left_out_ < 126
+
+
+def test_robust_training_keeps_the_first_model_when_suspects_are_everywhere():
+    # In white noise the highest errors are spread over the whole series:
+    # leaving out every window that covers one would leave ~20 % of them.
+    x = np.random.default_rng(1).normal(size=(300, 1))
+    robust = tiny(window=32, epochs=1, robust=True, validation_split=0.0).fit(x)
+    plain = tiny(window=32, epochs=1, validation_split=0.0).fit(x)
+    assert robust.n_windows_left_out_ == 0 and plain.n_windows_left_out_ == 0
+    np.testing.assert_allclose(robust.score_samples(x), plain.score_samples(x), rtol=1e-6)
+    assert robust.model_id_ == plain.model_id_
 
 
 def test_scores_are_a_series_aligned_with_x_and_localised(fitted):
@@ -115,6 +131,18 @@ def test_detect_returns_records(fitted):
     assert isinstance(plain[0].start, int) and len(plain[0].top_features) == 1
 
 
+def test_events_of_a_slice_are_named_by_its_index_labels(fitted):
+    # df.iloc[100:] keeps the labels 100..299: events, like score_samples,
+    # are named by them, while start_index counts from the slice's first row.
+    det, frame = fitted
+    part = frame.reset_index(drop=True).iloc[100:]
+    event = next(e for e in det.detect(part) if e.start_index <= 53 <= e.end_index)
+    assert isinstance(event.start, int)
+    assert (event.start, event.end) == (event.start_index + 100, event.end_index + 100)
+    scores = det.score_samples(part)
+    assert scores.loc[event.start:event.end].min() > det.threshold_
+
+
 @pytest.mark.parametrize(
     "start, end, width, expected",
     [
@@ -154,6 +182,7 @@ def test_save_load_gives_identical_scores(fitted, tmp_path):
     assert list(loaded.feature_names_in_) == ["a", "b"]
     np.testing.assert_array_equal(loaded.training_scores_, det.training_scores_)
     assert loaded.history_ == det.history_
+    assert loaded.n_windows_left_out_ == det.n_windows_left_out_ > 0
     assert [e.start for e in loaded.detect(frame)] == [e.start for e in det.detect(frame)]
     assert loaded.get_params()["model"] == "conv_autoencoder"
 
@@ -187,6 +216,20 @@ def test_save_rejects_what_it_cannot_store_without_pickle(tmp_path):
         det.save(tmp_path / "u.zip")
     with pytest.raises(NotFittedError):
         tiny().save(tmp_path / "n.zip")
+
+    class Halfway(BaseThreshold):
+        name = "halfway"
+
+        def _compute(self, scores):
+            return np.median(scores)
+
+    class Stricter(PercentileThreshold):
+        pass
+
+    for strategy in (Halfway(), Stricter(99.0)):
+        det = tiny(epochs=1, window=8, threshold=strategy).fit(x)
+        with pytest.raises(TypeError, match=f"Cannot save the threshold strategy {type(strategy).__name__}"):
+            det.save(tmp_path / "t.zip")
     (tmp_path / "junk.zip").write_text("junk")
     with pytest.raises(ValueError, match="not a zip"):
         AnomalyDetector.load(tmp_path / "junk.zip")
@@ -272,6 +315,15 @@ def test_bad_timestamps():
     unsorted = pd.DataFrame(x, index=stamps[::-1])
     with pytest.raises(ValueError, match="index of `X`"):
         tiny(window=8).fit(unsorted)
+    with pytest.raises(ValueError, match="missing timestamps \\(first at position 5\\)"):
+        tiny(window=8).fit(x, timestamps=stamps.where(np.arange(40) != 5))
+
+
+def test_fit_follows_scikit_learn_fit_x_y():
+    # Pipelines and model selection call fit(X, y): y is ignored, not read as times.
+    x = np.random.default_rng(0).normal(size=(60, 1))
+    det = tiny(window=8, epochs=1, validation_split=0.0).fit(x, np.r_[np.zeros(59), 1])
+    assert det.time_scale_ is None and det.window_ == 8
 
 
 def test_bad_parameters():
@@ -288,6 +340,15 @@ def test_bad_parameters():
         tiny(impute="mean").fit(x)
     with pytest.raises(TypeError, match="epochs"):
         tiny(epochs=1.5).fit(x)
+    with pytest.raises(ValueError, match="`learning_rate` must be > 0"):
+        tiny(learning_rate=0.0).fit(x)
+    with pytest.raises(ValueError, match="`min_window` \\(40\\) must not exceed `max_window` \\(16\\)"):
+        tiny(min_window=40, max_window=16).fit(x)
+    # checked before any training (an epoch would take far longer than this)
+    with pytest.raises(ValueError, match="threshold"):
+        tiny(threshold="percentil", epochs=10_000).fit(np.zeros((4000, 1)))
+    with pytest.raises(TypeError, match="threshold"):
+        tiny(threshold=0.9).fit(x)
 
 
 def test_imputation_policies():
@@ -377,17 +438,36 @@ def test_cli_detect(tmp_path, capsys):
                  "--model", "conv_autoencoder"])
     assert code == 0
     printed = capsys.readouterr()
-    assert "anomalous period" in printed.out
+    assert "anomalous period" in printed.out and "No anomalous" not in printed.out
     assert "training" in printed.err  # the tqdm bar
     table = pd.read_csv(out)
     assert {"start", "end", "severity", "anomaly_type"} <= set(table.columns)
-    assert pd.Timestamp(table["start"][0]).year == 2024
+    starts, ends = pd.to_datetime(table["start"]), pd.to_datetime(table["end"])
+    # one event overlaps the injected anomaly (rows 150-155)
+    times = frame["timestamp"]
+    assert ((starts <= times[155]) & (ends >= times[150])).any()
     assert plot.stat().st_size > 1000
     json_out = tmp_path / "a.json"
     assert main(["detect", str(data), "--time-col", "timestamp", "--out", str(json_out),
                  "--epochs", "1", "--window", "20", "--quiet", "--model",
                  "conv_autoencoder", "--smoothing", "0.05", "--peak-weight", "0.5"]) == 0
     assert json_out.read_text().startswith("[")
+
+
+def test_cli_numeric_time_column_stays_numeric(tmp_path, capsys):
+    # Times in seconds: read as dates they would all fall in the same
+    # microsecond of 1970 and clash as duplicates.
+    frame = make_frame(200).reset_index(drop=True)
+    frame.insert(0, "seconds", np.arange(200) * 0.5)
+    data = tmp_path / "data.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "anomalies.csv"
+    assert main(["detect", str(data), "--time-col", "seconds", "--out", str(out),
+                 "--epochs", "2", "--window", "20", "--quiet",
+                 "--model", "conv_autoencoder"]) == 0
+    table = pd.read_csv(out)
+    assert pd.api.types.is_float_dtype(table["start"])
+    assert ((table["start"] <= 77.5) & (table["end"] >= 75.0)).any()
 
 
 def test_cli_errors(tmp_path, capsys):

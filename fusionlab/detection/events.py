@@ -169,10 +169,11 @@ class Anomaly:
     Attributes
     ----------
     start, end : object
-        First and last timestamps of the segment (the indices when the data
-        have no timestamps).
+        First and last timestamps of the segment; without timestamps, the
+        labels of the data's range index (``df.iloc[500:]`` starts at 500),
+        or the positions for arrays.
     start_index, end_index : int
-        Inclusive positional bounds.
+        Inclusive positional bounds (0 is the first row of the scored data).
     peak_score, mean_score : float
         Highest and mean point score in the segment.
     severity : str

@@ -129,7 +129,8 @@ def save_detector(detector, path):
     sklearn.exceptions.NotFittedError
         When the detector is not fitted.
     TypeError
-        When the scaler or a model class cannot be saved without pickling.
+        When the scaler or a model class cannot be saved without pickling,
+        or the threshold strategy is not one of the built-in ones.
     """
     check_is_fitted(detector, ("model_", "threshold_"))
     _check_serialisable(detector.model_)
@@ -139,6 +140,13 @@ def save_detector(detector, path):
         if k not in _SKIPPED_PARAMS
     }
     strategy = detector.threshold_strategy_
+    if THRESHOLDS.get(strategy.name) is not type(strategy):
+        # The loader rebuilds the strategy from its registered name.
+        raise TypeError(
+            f"Cannot save the threshold strategy {type(strategy).__name__} (name "
+            f"{strategy.name!r}): only the built-in strategies {sorted(THRESHOLDS)} "
+            "are saved. Refit with one of them, or pickle the detector yourself."
+        )
     config = {
         "format": FORMAT,
         "fusionlab_version": __version__,
@@ -162,8 +170,9 @@ def save_detector(detector, path):
             "fitted_with_names": bool(detector._fitted_with_names),
             "history_": _encode(detector.history_),
             "model_id_": detector.model_id_,
-            "time_scale_": getattr(detector, "time_scale_", None),
+            "time_scale_": detector.time_scale_,
             "smoothing_width_": int(detector.smoothing_width_),
+            "n_windows_left_out_": int(detector.n_windows_left_out_),
         },
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,5 +246,7 @@ def load_detector(path):
     detector.time_scale_ = fitted.get("time_scale_")
     # Archives written before score smoothing existed scored raw errors.
     detector.smoothing_width_ = int(fitted.get("smoothing_width_", 1))
+    # Unknown for archives written before it was recorded.
+    detector.n_windows_left_out_ = fitted.get("n_windows_left_out_")
     detector.training_scores_ = scores
     return detector
