@@ -24,6 +24,7 @@ from fusionlab.metrics import (
     vus_roc,
 )
 from fusionlab.metrics.evaluate import METRIC_COLUMNS
+from fusionlab.metrics.vus import _detected_event_counts
 
 # ---------------------------------------------------------------- point-wise
 
@@ -276,13 +277,16 @@ def test_vus_buffer_rewards_near_misses():
 
 
 def test_vus_merges_events_whose_buffers_touch():
-    labels = np.zeros(100, dtype=int)
-    labels[40:42] = 1
-    labels[45:47] = 1
-    scores = np.zeros(100)
-    scores[40] = 1.0  # only the first event gets a flagged point
-    # window 0: one of two events found; window >= 6: buffers merge the events.
-    assert vus(labels, scores, window=0).roc < vus(labels, scores, window=8).roc
+    # Events 40-41 and 45-46 are 4 points apart: buffers of half-length 1
+    # keep them apart, of half-length 2 (buffer length w >= 4) they touch and
+    # the two count as one event, found by the point flagged at 40.
+    events = np.array([[40, 41], [45, 46]])
+    first_flag = np.full(100, 3)  # index of the first threshold flagging each point
+    first_flag[40] = 0  # only point 40 is flagged, from the first threshold on
+    counts, groups = _detected_event_counts(events, first_flag, 100, 1, 3)
+    assert groups == 2 and counts.tolist() == [1, 1, 1]  # 1 of 2 events
+    counts, groups = _detected_event_counts(events, first_flag, 100, 2, 3)
+    assert groups == 1 and counts.tolist() == [1, 1, 1]  # the merged event
 
 
 def test_vus_ties_and_random_scores_are_bounded():
@@ -314,10 +318,27 @@ ALL_SCORE_METRICS = [
 ]
 
 
+@pytest.mark.parametrize("labels", [[0, 0, 0, 0], [False] * 4, np.zeros(4, bool)])
 @pytest.mark.parametrize("metric", ALL_SCORE_METRICS)
-def test_all_zero_labels_raise(metric):
+def test_all_zero_labels_raise(metric, labels):
+    # Boolean labels (df.label == 1) get the same checks as 0/1 integers.
     with pytest.raises(ValueError, match="no anomalous point"):
-        metric([0, 0, 0, 0], [0.1, 0.9, 0.3, 0.2])
+        metric(labels, [0.1, 0.9, 0.3, 0.2])
+
+
+@pytest.mark.parametrize(
+    "metric", [auc_roc, vus, lambda y, s: evaluate(np.asarray(s), None, y)]
+)
+def test_all_true_labels_raise_where_both_classes_are_needed(metric):
+    with pytest.raises(ValueError, match="no normal point"):
+        metric([True] * 4, [0.1, 0.9, 0.3, 0.2])
+
+
+def test_boolean_labels_score_like_integers():
+    labels, scores = [0, 1, 1, 0, 0, 1], [0.1, 0.8, 0.7, 0.3, 0.2, 0.9]
+    booleans = np.asarray(labels, dtype=bool)
+    assert vus(booleans, scores, window=2) == vus(labels, scores, window=2)
+    assert best_f1(booleans, scores) == best_f1(labels, scores)
 
 
 @pytest.mark.parametrize("metric", ALL_SCORE_METRICS)

@@ -6,7 +6,7 @@ metrics flag a point when ``score >= threshold``; with ``threshold=None`` they
 expect 0/1 predictions instead of scores.
 """
 
-from .evaluate import compare, evaluate
+from .evaluate import METRIC_COLUMNS, compare, evaluate
 from .event_based import event_f1, point_adjust, point_adjusted_f1
 from .pointwise import PRF, BestF1, auc_pr, auc_roc, best_f1, point_f1
 from .range_based import range_f1, range_precision_recall
@@ -30,4 +30,5 @@ __all__ = [
     "vus_pr",
     "evaluate",
     "compare",
+    "METRIC_COLUMNS",
 ]

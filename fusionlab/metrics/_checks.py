@@ -39,20 +39,20 @@ def check_labels(labels, name: str = "labels", *, need_positive: bool = True,
         negative point while ``need_negative``.
     """
     array = _as_1d(labels, name)
-    if array.dtype == bool:
-        return array.astype(np.int8)
-    if not np.issubdtype(array.dtype, np.number):
-        raise ValueError(
-            f"`{name}` must hold 0/1 values; received dtype {array.dtype}."
-        )
-    check_finite(array, name)
-    bad = (array != 0) & (array != 1)
-    if bad.any():
-        values = np.unique(array[bad])[:5]
-        raise ValueError(
-            f"`{name}` must be binary (0 = normal, 1 = anomaly); received other "
-            f"values such as {values.tolist()}."
-        )
+    if array.dtype != bool:
+        # Booleans are 0/1 already; they still go through the class checks.
+        if not np.issubdtype(array.dtype, np.number):
+            raise ValueError(
+                f"`{name}` must hold 0/1 values; received dtype {array.dtype}."
+            )
+        check_finite(array, name)
+        bad = (array != 0) & (array != 1)
+        if bad.any():
+            values = np.unique(array[bad])[:5]
+            raise ValueError(
+                f"`{name}` must be binary (0 = normal, 1 = anomaly); received other "
+                f"values such as {values.tolist()}."
+            )
     array = array.astype(np.int8)
     if need_positive and not array.any():
         raise ValueError(

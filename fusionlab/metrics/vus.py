@@ -96,9 +96,11 @@ def vus(labels, scores, *, window=100, n_thresholds=250) -> VUS:
     """VUS-ROC and VUS-PR of anomaly scores (Paparrizos et al., 2022).
 
     See the module description for the exact definition (that of the TSB-AD
-    benchmark). Runs in ``O(n log n + window * (n_events * window +
-    n_thresholds))`` time with numpy; no Python loop over points or
-    thresholds.
+    benchmark). Runs in ``O(n log n + window * (n + n_thresholds))`` time
+    with numpy, no Python loop over points or thresholds (20,000 points in
+    about 20 ms); the buffer weights take ``(window + 1) * n_buffer`` floats,
+    ``n_buffer`` being the number of points within ``window // 2`` of an
+    event (0.8 GB for a million such points at ``window=100``).
 
     Parameters
     ----------
