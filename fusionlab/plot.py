@@ -65,6 +65,17 @@ def _values(values, name, *, allow_none=False):
     return array
 
 
+def _threshold(threshold, *, allow_none=True):
+    """A finite number (or None when allowed)."""
+    if threshold is None and allow_none:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"`threshold` must be a number; received {threshold!r}.")
+    if not np.isfinite(threshold):
+        raise ValueError(f"`threshold` must be finite; received {threshold}.")
+    return float(threshold)
+
+
 def _time(time, n, name="time"):
     if time is None:
         return np.arange(n)
@@ -131,12 +142,28 @@ def _severity_color(severity):
     return SEVERITY_COLORS.get(str(severity).lower(), _UNKNOWN_COLOR)
 
 
+def _half_step(time):
+    """Half the median sampling step of ``time`` (0 when it has none)."""
+    if len(time) < 2:
+        return 0
+    try:
+        return np.median(np.diff(time)) / 2
+    except TypeError:  # values without arithmetic: spans end on the points
+        return 0
+
+
+def _span(ax, start, end, half, **style):
+    """Shade the points ``start..end`` with half a step on each side, so a
+    one-point span is visible and a run covers all of its points."""
+    ax.axvspan(start - half, end + half, **style)
+
+
 def _shade_labels(ax, time, labels, label="labelled anomaly"):
     runs = flag_runs(labels)
-    starts, ends = runs[:, 0], runs[:, 1]
-    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        ax.axvspan(time[s], time[e], color=_LABEL_COLOR, alpha=0.5, lw=0,
-                   label=label if i == 0 else None)
+    half = _half_step(time)
+    for i, (s, e) in enumerate(runs):
+        _span(ax, time[s], time[e], half, color=_LABEL_COLOR, alpha=0.5, lw=0,
+              label=label if i == 0 else None)
 
 
 def plot_series(values, time=None, *, labels=None, anomalies=None, events=None, ax=None,
@@ -183,10 +210,11 @@ def plot_series(values, time=None, *, labels=None, anomalies=None, events=None, 
     figure, ax = _axes(ax, figsize)
     if labels is not None:
         _shade_labels(ax, x, labels)
+    half = _half_step(x)
     for _, event in frame.iterrows():
         severity = event.get("severity", None)
-        ax.axvspan(event["start"], event["end"], color=_severity_color(severity), alpha=0.25,
-                   lw=0)
+        _span(ax, event["start"], event["end"], half, color=_severity_color(severity),
+              alpha=0.25, lw=0)
     ax.plot(x, y, color="#1f77b4", lw=1.0, label="value")
     if anomalies is not None and anomalies.any():
         ax.scatter(x[anomalies], y[anomalies], color="#d62728", s=14, zorder=3,
@@ -244,9 +272,8 @@ def plot_scores(scores, threshold=None, time=None, *, labels=None, ax=None, titl
     if labels is not None:
         _shade_labels(ax, x, labels)
     ax.plot(x, y, color="#4c4c4c", lw=1.0, label="score")
+    threshold = _threshold(threshold)
     if threshold is not None:
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-            raise TypeError(f"`threshold` must be a number; received {threshold!r}.")
         ax.axhline(threshold, color="#d62728", ls="--", lw=1.2, label="threshold")
         above = y >= threshold
         if above.any():
@@ -299,6 +326,7 @@ def plot_score_distribution(scores, labels, threshold=None, *, bins=50, ax=None,
         if mask.any():
             ax.hist(y[mask], bins=edges, density=True, alpha=0.55, color=color,
                     label=f"{name} (n={int(mask.sum())})")
+    threshold = _threshold(threshold)
     if threshold is not None:
         ax.axvline(threshold, color="black", ls="--", lw=1.2, label="threshold")
     ax.set_xlabel("anomaly score")
@@ -530,6 +558,11 @@ def plot_detection(values, scores, threshold, events=None, *, time=None, path=No
         data = data[:, None]
     if data.ndim != 2:
         raise ValueError(f"`values` must be 1D or 2D; received shape {data.shape}.")
+    check_finite(data, "values")
+    threshold = _threshold(threshold, allow_none=False)
+    if isinstance(max_features, bool) or not isinstance(max_features, numbers.Integral) \
+            or max_features < 1:
+        raise ValueError(f"`max_features` must be a positive integer; received {max_features!r}.")
     y = _values(scores, "scores")
     if data.shape[0] != y.size:
         raise ValueError(
@@ -544,12 +577,13 @@ def plot_detection(values, scores, threshold, events=None, *, time=None, path=No
     bottom.plot(x, y, lw=1, color="black", label="score")
     bottom.axhline(threshold, color="#d62728", ls="--", lw=1, label="threshold")
     positional = {"start_index", "end_index"} <= set(frame.columns)
+    half = _half_step(x)
     for _, event in frame.iterrows():
         lo, hi = ((x[int(event["start_index"])], x[int(event["end_index"])]) if positional
                   else (event["start"], event["end"]))
         colour = _severity_color(event.get("severity", None))
         for ax in (top, bottom):
-            ax.axvspan(lo, hi, color=colour, alpha=0.3, lw=0)
+            _span(ax, lo, hi, half, color=colour, alpha=0.3, lw=0)
     top.set_ylabel("value")
     bottom.set_ylabel("anomaly score")
     bottom.legend(loc="upper right", fontsize="small")

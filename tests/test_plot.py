@@ -15,6 +15,7 @@ from fusionlab.datasets import make_server_metrics, make_sine_anomalies  # noqa:
 from fusionlab.plot import (  # noqa: E402
     SEVERITY_COLORS,
     plot_anomaly_timeline,
+    plot_detection,
     plot_feature_contributions,
     plot_score_distribution,
     plot_scores,
@@ -159,6 +160,13 @@ def test_figures_can_be_saved(tmp_path, series):
          "start"),
         (lambda: plot_series([1.0, 2.0], events="0-1"), TypeError, "events"),
         (lambda: plot_scores([1.0, 2.0], threshold="x"), TypeError, "threshold"),
+        (lambda: plot_scores([1.0, 2.0], threshold=np.nan), ValueError, "threshold"),
+        (lambda: plot_score_distribution([1.0, 2.0], [0, 1], threshold="x"), TypeError,
+         "threshold"),
+        (lambda: plot_detection([1.0, 2.0], [1.0, 2.0], None), TypeError, "threshold"),
+        (lambda: plot_detection([1.0, np.inf], [1.0, 2.0], 1.0), ValueError, "`values`"),
+        (lambda: plot_detection([1.0, 2.0], [1.0, 2.0], 1.0, max_features=0), ValueError,
+         "max_features"),
         (lambda: plot_score_distribution([1.0, 2.0], None), ValueError, "labels"),
         (lambda: plot_severity_distribution(EVENTS.drop(columns="severity")), ValueError,
          "severity"),
@@ -171,6 +179,24 @@ def test_figures_can_be_saved(tmp_path, series):
 def test_plot_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def _span_extents(ax):
+    return sorted((round(p.get_x(), 6), round(p.get_x() + p.get_width(), 6))
+                  for p in ax.patches)
+
+
+def test_spans_cover_their_points_including_single_ones():
+    # A one-point label or event is half a step wide on each side, not empty,
+    # and a run covers all of its points.
+    labels = np.zeros(20, dtype=int)
+    labels[5] = 1
+    labels[10:13] = 1
+    fig = plot_series(np.arange(20.0), labels=labels)
+    assert _span_extents(fig.axes[0]) == [(4.5, 5.5), (9.5, 12.5)]
+    events = [{"start_index": 7, "end_index": 7, "start": 7, "end": 7, "severity": "low"}]
+    fig = plot_detection(np.zeros(20), np.zeros(20), 1.0, events, time=np.arange(20) * 2.0)
+    assert _span_extents(fig.axes[1]) == [(13.0, 15.0)]
 
 
 def test_events_frame_forms():
