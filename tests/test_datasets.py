@@ -69,6 +69,9 @@ def test_sine_seeds_and_custom_anomalies():
         ({"anomalies": [(10, 5, 1.0)]}, ValueError, "start < end"),
         ({"anomalies": [(1, 2)]}, ValueError, "start, end, magnitude"),
         ({"anomalies": [(1, 2, np.inf)]}, ValueError, "magnitude"),
+        ({"anomalies": None}, TypeError, "`anomalies` must be a sequence"),
+        ({"anomalies": [(True, 5, 1.0)]}, ValueError, "integers"),
+        ({"noise": "a"}, TypeError, "`noise` must be a number"),
         ({"random_state": "seed"}, TypeError, "random_state"),
         ({"random_state": -3}, ValueError, "random_state"),
     ],
@@ -194,6 +197,11 @@ def test_server_metrics_reproducible_and_options():
 def test_server_metrics_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_server_metrics(**kwargs)
+
+
+def test_server_metrics_without_an_incident_list():
+    with pytest.raises(TypeError, match="`incidents` must be a name or a sequence"):
+        make_server_metrics(incidents=None)
 
 
 # ---------------------------------------------------------------- NAB

@@ -25,17 +25,17 @@ SERVER_INCIDENTS = ("cpu_memory", "network_latency", "instability")
 
 
 def _check_non_negative_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-        np.isfinite(value) and value >= 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number; received {value!r}.")
+    if not (np.isfinite(value) and value >= 0):
         raise ValueError(f"`{name}` must be a finite number >= 0; received {value!r}.")
     return float(value)
 
 
 def _check_positive_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-        np.isfinite(value) and value > 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number; received {value!r}.")
+    if not (np.isfinite(value) and value > 0):
         raise ValueError(f"`{name}` must be a finite number > 0; received {value!r}.")
     return float(value)
 
@@ -88,6 +88,11 @@ def make_sine_anomalies(n_points=400, step=0.5, noise=0.1,
     time = np.arange(n_points) * step
     value = np.sin(time) + rng.normal(0.0, noise, n_points)
     label = np.zeros(n_points, dtype=np.int64)
+    if anomalies is None or isinstance(anomalies, (str, bytes)):
+        raise TypeError(
+            "`anomalies` must be a sequence of (start, end, magnitude) tuples, () for "
+            f"none; received {anomalies!r}."
+        )
     for index, anomaly in enumerate(anomalies):
         try:
             start, end, magnitude = anomaly
@@ -96,12 +101,15 @@ def make_sine_anomalies(n_points=400, step=0.5, noise=0.1,
                 f"`anomalies[{index}]` must be (start, end, magnitude); received {anomaly!r}."
             ) from exc
         if not (isinstance(start, numbers.Integral) and isinstance(end, numbers.Integral)
+                and not isinstance(start, bool) and not isinstance(end, bool)
                 and 0 <= start < end <= n_points):
             raise ValueError(
                 f"`anomalies[{index}]` must have integers 0 <= start < end <= n_points "
                 f"({n_points}); received start={start!r}, end={end!r}."
             )
-        if not (isinstance(magnitude, numbers.Real) and np.isfinite(magnitude)):
+        if isinstance(magnitude, bool) or not (
+            isinstance(magnitude, numbers.Real) and np.isfinite(magnitude)
+        ):
             raise ValueError(
                 f"`anomalies[{index}]` magnitude must be a finite number; received {magnitude!r}."
             )
@@ -287,6 +295,11 @@ def make_server_metrics(n_points=2016, freq="5min", start="2024-01-01",
     ['cpu_memory', 'instability', 'network_latency']
     """
     n_points = check_positive_int(n_points, "n_points")
+    if incidents is None:
+        raise TypeError(
+            f"`incidents` must be a name or a sequence of names from {SERVER_INCIDENTS}, "
+            "() for none; received None."
+        )
     incidents = [check_option(kind, "incidents", SERVER_INCIDENTS)
                  for kind in ([incidents] if isinstance(incidents, str) else incidents)]
     try:
