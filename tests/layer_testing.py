@@ -7,6 +7,7 @@ modules call them instead of re-writing the same round-trip code.
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import keras
@@ -26,6 +27,14 @@ def assert_config_round_trip(factory, inputs, *, atol=1e-6):
     layer = factory()
     expected = to_numpy(layer(inputs, training=False))
     config = layer.get_config()
+    # Every constructor argument is in the config (a missing one would come
+    # back at its default, which a comparison of two configs cannot see).
+    arguments = [
+        name for name, p in inspect.signature(type(layer).__init__).parameters.items()
+        if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    missing = [name for name in arguments if name not in config]
+    assert not missing, f"{type(layer).__name__}.get_config() lacks {missing}"
     clone = type(layer).from_config(config)
     clone(inputs, training=False)  # build
     clone.set_weights(layer.get_weights())

@@ -423,6 +423,9 @@ def test_conv_autoencoder_bad_arguments():
         model(np.zeros((1, 8, 3), "float32"))
     with pytest.raises(ValueError, match="3D"):
         model(np.zeros((8, 2), "float32"))
+    windows = np.zeros((4, 8, 2), "float32")
+    with pytest.raises(ValueError, match="shape of `inputs`"):
+        model.compute_reconstruction_error(windows, windows[:1])
 
 
 # ----------------------------------------------------------------------- CLI

@@ -159,6 +159,15 @@ def test_bad_score_options(kwargs, match):
         weighted_reconstruction_error(x, x, None, **kwargs)
 
 
+def test_zero_delta_needs_a_positive_eps():
+    x = np.zeros((1, 2, 1), "float32")
+    dt = np.array([[0.0, 1.0]], "float32")
+    with pytest.raises(ValueError, match="delta of 0.*eps > 0"):
+        weighted_reconstruction_error(x, x + 1, dt, eps=0.0)
+    score = to_numpy(weighted_reconstruction_error(x, x + 1, dt))
+    assert np.isfinite(score).all()
+
+
 # ----------------------------------------------------------------- cells
 def test_cfc_cell_matches_the_closed_form_by_hand(rng):
     cell = CfCCell(3, backbone_units=5, backbone_layers=1)

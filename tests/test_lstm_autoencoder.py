@@ -80,6 +80,9 @@ def test_reconstruction_error_is_per_sample_mse(windows):
     )
     if keras.backend.backend() == "tensorflow":
         assert error.numpy().shape == (6,)
+    # One reconstruction for six inputs would broadcast into six wrong errors.
+    with pytest.raises(ValueError, match="`reconstructions` holds 1 sequences but `inputs` holds 6"):
+        model.compute_reconstruction_error(windows, recon[:1])
 
 
 def test_reconstruction_error_with_other_repeats_warns_and_uses_overlap(windows):

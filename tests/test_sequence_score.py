@@ -135,3 +135,10 @@ def test_invalid_arguments(kwargs, error, match):
 def test_wrong_rank_raises(shape):
     with pytest.raises(ValueError, match=r"\(batch, features\)"):
         SequenceAnomalyScoreLayer(4)(np.zeros(shape, "float32"))
+
+
+@pytest.mark.parametrize(("shape", "pooling"), [((None,), None), ((None, None), "mean")])
+def test_unknown_number_of_features_raises_clearly(shape, pooling):
+    # In a Functional model the Dense weights need the feature count.
+    with pytest.raises(ValueError, match="number of features"):
+        SequenceAnomalyScoreLayer(4, pooling=pooling)(keras.Input(shape))

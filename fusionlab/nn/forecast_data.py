@@ -248,7 +248,9 @@ def make_forecast_arrays(
             f"has several rows at {time_col}={_plain(first[time_col])!r}."
         )
 
-    groups = list(ordered.groupby(item_col, sort=True))
+    # observed=True: a categorical item column keeps no empty group for a
+    # category that has no rows (pandas 2 defaults to observed=False).
+    groups = list(ordered.groupby(item_col, sort=True, observed=True))
     needed = lookback + horizon
     short = [(item, len(g)) for item, g in groups if len(g) < needed]
     if short:

@@ -385,7 +385,10 @@ class CombinedTotalLoss(keras.losses.Loss):
         Finite pre-computed scores, any shape. Stored in the config (as a
         list), so keep it to summary scores rather than a huge array.
     name, reduction, dtype
-        See :class:`keras.losses.Loss`.
+        See :class:`keras.losses.Loss`. The anomaly term is added to each
+        sample's loss, so it enters the batch loss once with the default
+        ``'sum_over_batch_size'`` and no sample weights; ``'sum'`` multiplies
+        it by the batch size, and sample weights scale it by their mean.
     """
 
     def __init__(self, quantiles, anomaly_layer, anomaly_scores,
@@ -417,7 +420,9 @@ class CombinedTotalLoss(keras.losses.Loss):
         forecast = _forecast_loss(y_true, y_pred, self.quantiles)
         scores = ops.convert_to_tensor(self.anomaly_scores, dtype=forecast.dtype)
         term = ops.cast(self.anomaly_layer(scores), forecast.dtype)
-        # Adding the constant to every sample adds it once to the batch mean.
+        # The constant is added to every sample's loss: once in the batch
+        # loss under the default mean reduction without sample weights (see
+        # the class docstring for the other cases).
         return forecast + term
 
     def get_config(self):

@@ -142,7 +142,12 @@ class ConvAutoencoderAnomaly(keras.Model):
     def _make_output_layer(self, units):
         return keras.layers.Conv1D(units, 1, activation=self.activation, name="output_conv")
 
-    def _check_input_shape(self, shape):
+    def validate_input_shape(self, shape):
+        """Check a ``(batch, steps, features)`` shape and return it.
+
+        ``build``, ``call`` and ``compute_output_shape`` go through this
+        method, so a subclass that accepts other inputs overrides it alone.
+        """
         return check_window_shape(
             shape,
             type(self).__name__,
@@ -151,7 +156,7 @@ class ConvAutoencoderAnomaly(keras.Model):
         )
 
     def build(self, input_shape):
-        shape = self._check_input_shape(input_shape)
+        shape = self.validate_input_shape(input_shape)
         self._built_features = shape[-1]
         for layer in self.encoder_layers:
             layer.build(shape)
@@ -168,7 +173,7 @@ class ConvAutoencoderAnomaly(keras.Model):
 
     def _prepare(self, inputs):
         inputs = ops.convert_to_tensor(inputs)
-        self._check_input_shape(inputs.shape)
+        self.validate_input_shape(inputs.shape)
         return ops.cast(inputs, self.compute_dtype)
 
     def call(self, inputs, training=False):
@@ -185,7 +190,7 @@ class ConvAutoencoderAnomaly(keras.Model):
         return self.output_layer(x)
 
     def compute_output_shape(self, input_shape):
-        batch, steps, features = self._check_input_shape(input_shape)
+        batch, steps, features = self.validate_input_shape(input_shape)
         out = self.n_features if self.n_features is not None else features
         return (batch, steps, out)
 
@@ -202,7 +207,7 @@ class ConvAutoencoderAnomaly(keras.Model):
         if reconstructions is None:
             reconstructions = self(inputs, training=False)
         reconstructions = ops.cast(ops.convert_to_tensor(reconstructions), inputs.dtype)
-        if tuple(reconstructions.shape[1:]) != tuple(inputs.shape[1:]):
+        if tuple(reconstructions.shape) != tuple(inputs.shape):
             raise ValueError(
                 "`reconstructions` must have the shape of `inputs`; received "
                 f"{tuple(reconstructions.shape)} and {tuple(inputs.shape)}."

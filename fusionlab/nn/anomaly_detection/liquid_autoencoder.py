@@ -64,7 +64,9 @@ def weighted_reconstruction_error(inputs, reconstructions, time_delta=None,
         None: plain per-step errors, whatever ``time_delta``.
     eps : float, default=1e-3
         Added to the deltas, so that a delta of 0 (two samples at the same
-        time) gets a large but finite weight. In units of the deltas.
+        time) gets a large but finite weight. In units of the deltas. 0 is
+        allowed only when every delta is positive (a zero delta then raises
+        a ``ValueError`` instead of giving NaN scores).
 
     Returns
     -------
@@ -96,6 +98,11 @@ def weighted_reconstruction_error(inputs, reconstructions, time_delta=None,
     if weighting == "inverse_delta" and time_delta is not None:
         check_time_delta(time_delta, tuple(inputs.shape))
         delta = prepare_time_delta(time_delta, inputs, inputs.dtype)[:, :, 0]
+        if eps == 0 and np.any(ops.convert_to_numpy(delta) == 0):
+            raise ValueError(
+                "`time_delta` holds a delta of 0, whose weight 1 / (delta + eps) is "
+                "infinite with eps=0; give eps > 0 (default 1e-3)."
+            )
         weights = 1.0 / (delta + eps)
         weights = weights / ops.mean(weights, axis=1, keepdims=True)
         errors = errors * weights

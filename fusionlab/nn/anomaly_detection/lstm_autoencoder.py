@@ -13,6 +13,16 @@ from .._checks import check_activation, check_bool, check_window_shape
 __all__ = ["LSTMAutoencoderAnomaly"]
 
 
+def _check_same_batch(inputs, reconstructions):
+    """Refuse reconstructions of another batch size (they would broadcast)."""
+    batch, recon_batch = inputs.shape[0], reconstructions.shape[0]
+    if batch is not None and recon_batch is not None and batch != recon_batch:
+        raise ValueError(
+            f"`reconstructions` holds {recon_batch} sequences but `inputs` holds "
+            f"{batch}; give one reconstruction per input sequence."
+        )
+
+
 @keras.saving.register_keras_serializable(package="fusionlab")
 class LSTMAutoencoderAnomaly(keras.Model):
     """LSTM autoencoder whose reconstruction error is an anomaly score.
@@ -396,6 +406,7 @@ class LSTMAutoencoderAnomaly(keras.Model):
                 "`reconstructions` must be 3D (batch, steps, features); "
                 f"received shape {tuple(reconstructions.shape)}."
             )
+        _check_same_batch(inputs, reconstructions)
         input_steps = inputs.shape[1]
         recon_steps = reconstructions.shape[1]
         if input_steps is not None and recon_steps is not None and input_steps != recon_steps:

@@ -49,13 +49,16 @@ class PredictionErrorAnomalyScore(keras.layers.Layer):
 
     Examples
     --------
+    >>> import keras
     >>> import numpy as np
     >>> from fusionlab.nn.anomaly_detection import PredictionErrorAnomalyScore
     >>> y_true = np.zeros((2, 3, 1), "float32")
     >>> y_pred = np.array([[[1.], [1.], [1.]], [[0.], [0.], [3.]]], "float32")
-    >>> PredictionErrorAnomalyScore("mae", "mean")([y_true, y_pred]).numpy().ravel()
+    >>> score = PredictionErrorAnomalyScore("mae", "mean")([y_true, y_pred])
+    >>> keras.ops.convert_to_numpy(score).ravel()
     array([1., 1.], dtype=float32)
-    >>> PredictionErrorAnomalyScore("mae", "max")([y_true, y_pred]).numpy().ravel()
+    >>> score = PredictionErrorAnomalyScore("mae", "max")([y_true, y_pred])
+    >>> keras.ops.convert_to_numpy(score).ravel()
     array([1., 3.], dtype=float32)
     """
 

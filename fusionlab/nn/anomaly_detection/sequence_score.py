@@ -173,8 +173,8 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
                     f"received a 3D input of shape {input_shape}. Pool the steps "
                     "first or pass pooling='mean', 'max' or 'last'."
                 )
-            return (input_shape[0], input_shape[2])
-        if len(input_shape) != 2:
+            input_shape = (input_shape[0], input_shape[2])
+        elif len(input_shape) != 2:
             raise ValueError(
                 "SequenceAnomalyScoreLayer expects an input of shape (batch, features)"
                 " (or (batch, steps, features) with `pooling`); received shape "
