@@ -1,5 +1,6 @@
 """Tests of fusionlab.tabular: typing, encoding, detection, persistence, files."""
 
+import copy
 import json
 import sys
 import warnings
@@ -24,6 +25,9 @@ from fusionlab.tabular.preprocessing import soft_clip
 
 SMALL = {"encoding_dim": 2, "hidden_units": (8,), "random_state": 0}
 FAST = {"epochs": 10, "batch_size": 32}
+FOREST = {"method": "isolation_forest", "n_estimators": 10, "random_state": 0}
+# pandas 2 parses text dates to nanoseconds only, so dates after 2262 are missing.
+PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
 
 
 def make_frame(n=300, seed=0):
@@ -99,6 +103,97 @@ def test_overrides_and_bad_overrides():
         infer_column_types(df, {"nope": "numeric"})
     with pytest.raises(ValueError, match=r"column_types\['x'\]"):
         infer_column_types(df, {"x": "float"})
+
+
+def test_month_names_codes_and_times_are_not_dates():
+    # pandas 3 reads "Jan" and "T1" as dates in year 1 and "12:30" as today.
+    n = 24
+    df = pd.DataFrame({
+        "month": ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] * 2,
+        "term": ["T1", "T2", "T3", "T4"] * (n // 4),
+        "time": ["08:00", "12:30", "17:45"] * (n // 3),
+        "day": [f"2024-01-{d:02d}" for d in range(1, n + 1)],
+        "stamp": ["2024-01-01T00:00:00+01:00", "2024-01-02 10:00"] * (n // 2),
+    })
+    types, _, notes = infer_column_types(df)
+    assert types == {"month": "categorical", "term": "categorical", "time": "categorical",
+                     "day": "datetime", "stamp": "datetime"}
+    assert notes["day"] == "dates stored as text"
+
+
+def test_placeholder_and_year_one_dates_do_not_crash():
+    # datetime64[ns] ends in 2262: a "never" date such as 9999-12-31 raised
+    # OutOfBoundsDatetime when training and scoring.
+    n = 30
+    df = pd.DataFrame({
+        "amount": np.linspace(10.0, 20.0, n),
+        "start": [f"2024-01-{d:02d}" for d in range(1, n + 1)],
+        "end": ["9999-12-31"] * (n - 5) + [f"2025-02-0{d}" for d in range(1, 6)],
+    })
+    det = TabularAnomalyDetector(**FOREST).train(df)
+    new = df.iloc[:2].assign(start=["0001-01-01", "9999-12-31"])
+    scores = det.score(new)
+    assert scores.index.equals(new.index) and np.isfinite(scores).all()
+    if PANDAS_3:
+        assert det.column_types_["end"] == "datetime"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing is treated as missing
+            out = coerce_frame(new, {"start": "datetime", "end": "datetime"})
+        assert out["start"].tolist() == [pd.Timestamp("0001-01-01"),
+                                         pd.Timestamp("9999-12-31")]
+        assert out["end"].iloc[0] == pd.Timestamp("9999-12-31")
+
+
+def test_integer_id_with_a_blank_is_still_an_identifier():
+    # One blank turns an integer column into floats.
+    n = 30
+    row = np.arange(100.0, 100.0 + n)
+    row[7] = np.nan
+    customer_id = np.random.default_rng(0).permutation(n).astype(float)
+    customer_id[3] = np.nan
+    df = pd.DataFrame({"row": row, "customer_id": customer_id,
+                       "amount": np.linspace(1, 2, n), "qty": np.arange(n) % 4 * 1.0})
+    types, excluded, _ = infer_column_types(df)
+    assert types == {"amount": "numeric", "qty": "numeric"}
+    assert excluded == {
+        "row": "identifier-like: a distinct integer on every non-missing row",
+        "customer_id": "identifier-like: a distinct integer on every non-missing row"}
+
+
+def test_category_labels_do_not_depend_on_blanks():
+    # With a blank the column is float: 1.0 must still be the category "1".
+    types = {"code": "categorical"}
+    with_blank = coerce_frame(pd.DataFrame({"code": [1.0, 2.0, np.nan, 2.5]}), types)
+    assert with_blank["code"].tolist()[:2] == ["1", "2"] and with_blank["code"][3] == "2.5"
+    assert pd.isna(with_blank["code"][2])
+    pre = TabularPreprocessor(types).fit(with_blank)
+    X = pre.transform(coerce_frame(pd.DataFrame({"code": [1, 2, 2, 1]}), types))
+    assert (X[:, -1] == 0).all()  # no unseen flag: the training categories
+
+
+def test_boolean_override_reads_yes_no_text():
+    df = pd.DataFrame({"flag": ["yes", "No", "Y", "n", "TRUE", "false", "1", "0", None]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every value is readable
+        out = coerce_frame(df, {"flag": "boolean"})
+    assert out["flag"].tolist()[:8] == [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    assert np.isnan(out["flag"].iloc[8])
+
+
+def test_override_that_fits_no_value_is_refused_at_training():
+    n = 20
+    df = pd.DataFrame({"x": np.arange(n) % 7 * 1.0, "flag": ["maybe", "perhaps"] * (n // 2),
+                       "v": ["a", "b"] * (n // 2), "blank": np.nan})
+    # An IndexError (mode of nothing) before; numeric text failed only in `save`.
+    with pytest.raises(ValueError, match=r"Column 'flag' is typed 'boolean'.*'maybe'"):
+        TabularAnomalyDetector(column_types={"flag": "boolean"}, **FOREST).train(df)
+    with pytest.raises(ValueError, match=r"Column 'v' is typed 'numeric'.*'a'"):
+        TabularAnomalyDetector(column_types={"v": "numeric"}, **FOREST).train(df)
+    with pytest.raises(ValueError, match=r"Column 'blank'.*all its values are missing"):
+        TabularAnomalyDetector(column_types={"blank": "numeric"}, **FOREST).train(df)
+    with pytest.raises(ValueError, match=r"Column 'b' \(boolean\) has no non-missing value"):
+        TabularPreprocessor({"b": "boolean"}).fit(pd.DataFrame({"b": [np.nan] * 3}))
 
 
 def test_coerce_frame_warns_about_unreadable_values():
@@ -367,6 +462,16 @@ def test_old_forest_directory_is_refused(tmp_path, if_detector):
         TabularAnomalyDetector.load(tmp_path)
 
 
+def test_failed_save_writes_nothing(tmp_path, if_detector):
+    det = copy.copy(if_detector)
+    det.threshold_ = float("nan")  # JSON cannot hold it
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        det.save(tmp_path / "model")
+    # Before, the model file was written first, leaving a directory that
+    # looked saved but had no detector.json.
+    assert not (tmp_path / "model").exists()
+
+
 def test_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="detector.json"):
         TabularAnomalyDetector.load(tmp_path)
@@ -532,6 +637,25 @@ def test_read_table_sheets(tmp_path):
         read_table(path, sheet_name=None)
 
 
+def test_read_table_csv_missing_markers_and_separator(tmp_path):
+    comma = tmp_path / "comma.csv"
+    comma.write_text("country,qty,note\nNA,1,None\nDE,,x\nFR,3,NULL\n")
+    df = read_table(comma)
+    # "NA" is Namibia and "None" a text; pandas' defaults made them missing.
+    assert df["country"].tolist() == ["NA", "DE", "FR"]
+    assert df["note"].tolist()[:2] == ["None", "x"] and pd.isna(df["note"][2])
+    assert df["qty"].isna().tolist() == [False, True, False]
+    semi = tmp_path / "semi.csv"  # as Excel writes it where "," is the decimal mark
+    semi.write_text("country;qty;note\nNA;1;a, b\nDE;2;#N/A\n")
+    df = read_table(semi)
+    assert df.columns.tolist() == ["country", "qty", "note"]
+    assert df["country"].tolist() == ["NA", "DE"] and df["qty"].tolist() == [1, 2]
+    assert df["note"][0] == "a, b" and pd.isna(df["note"][1])
+    single = tmp_path / "single.csv"
+    single.write_text("a\n1\n2\n")
+    assert read_table(single).to_dict("list") == {"a": [1, 2]}
+
+
 def test_missing_openpyxl_names_the_extra(monkeypatch, tmp_path):
     path = tmp_path / "book.xlsx"
     pd.DataFrame({"a": [1]}).to_excel(path, index=False)
@@ -569,6 +693,19 @@ def test_detect_anomalies_in_excel_errors(tmp_path, frame):
         detect_anomalies_in_excel(frame, epoch=3)
     with pytest.raises(TypeError, match="path"):
         detect_anomalies_in_excel(42)
+
+
+def test_empty_model_directory_is_trained_into(tmp_path, frame):
+    # An empty (or half-written) directory holds no detector: only
+    # detector.json, written last by `save`, says that one was saved.
+    model = tmp_path / "model"
+    model.mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no saved detector"):
+        detect_anomalies_in_excel(frame, model_path=model, train_if_needed=False)
+    anomalies, det = detect_anomalies_in_excel(frame, model_path=model, **FOREST)
+    assert (model / "detector.json").is_file() and anomalies[0]["row_index"] == 5
+    again, _ = detect_anomalies_in_excel(frame, model_path=model, train_if_needed=False)
+    assert again == anomalies
 
 
 def test_dataframe_input_with_autoencoder(frame):

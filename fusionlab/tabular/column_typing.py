@@ -15,11 +15,14 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from dateutil import parser as dateutil_parser
 
-__all__ = ["COLUMN_TYPES", "infer_column_types", "coerce_frame", "check_frame"]
+__all__ = ["COLUMN_TYPES", "DATETIME_DTYPE", "infer_column_types", "coerce_frame",
+           "check_frame"]
 
 #: The feature types a column can be given; ``"exclude"`` drops it.
 COLUMN_TYPES = ("numeric", "categorical", "boolean", "datetime", "exclude")
@@ -38,7 +41,15 @@ _ID_UNIQUE_SHARE = 0.5
 _ID_MIN_ROWS = 20
 _ID_NAME = re.compile(r"(^|[_\s\-.])(id|uuid|guid|key)$|^(id|uuid|guid|key)([_\s\-.]|$)",
                       re.IGNORECASE)
-_BOOL_TEXT = {"true": 1.0, "false": 0.0}
+_BOOL_TEXT = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "y": 1.0, "n": 0.0,
+              "1": 1.0, "0": 0.0}
+# Two parsing defaults differing in year and day: a text parsed to the same
+# year and day under both gives them itself.
+_DATE_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
+#: Dtype of converted ``datetime`` columns: unlike ``datetime64[ns]`` (years
+#: 1677 to 2262) it holds every date a spreadsheet can, placeholders such as
+#: 9999-12-31 included.
+DATETIME_DTYPE = "datetime64[us]"
 
 
 def check_frame(df, name: str = "df", *, allow_empty: bool = False) -> pd.DataFrame:
@@ -94,13 +105,30 @@ def _looks_like_id_name(name: str) -> bool:
     return bool(_ID_NAME.search(name.strip()))
 
 
+def _names_year_and_day(text: str) -> bool:
+    """Whether ``text`` parses as a date that states its year and day."""
+    try:
+        first = dateutil_parser.parse(text, default=_DATE_DEFAULTS[0])
+        second = dateutil_parser.parse(text, default=_DATE_DEFAULTS[1])
+    except (ValueError, OverflowError):
+        return False
+    return first.year == second.year and first.day == second.day
+
+
 def _guess_datetime(values: pd.Series) -> bool:
     sample = values.iloc[:_DATETIME_SAMPLE].astype(str)
     # Pure numbers were already handled; a string of digits is not a date.
+    # utc=True: strings with different UTC offsets would otherwise raise.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return parsed.notna().mean() >= _DATETIME_SHARE
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
+    if parsed.notna().mean() < _DATETIME_SHARE:
+        return False
+    # pandas also reads month names ("Jan"), codes ("T1") and times ("12:30")
+    # as dates, filling in year 1 or today: those are categories or times of
+    # day, so only values stating their year and day count.
+    dated = {text: _names_year_and_day(text) for text in sample[parsed.notna()].unique()}
+    return sample.map(lambda text: dated.get(text, False)).mean() >= _DATETIME_SHARE
 
 
 def _infer_one(name: str, column: pd.Series, max_categories: int):
@@ -125,10 +153,15 @@ def _infer_one(name: str, column: pd.Series, max_categories: int):
     if n_unique == 1:
         return "exclude", f"constant: a single distinct value ({values.iloc[0]})"
     if kind == "numeric":
-        unique_ints = (pd.api.types.is_integer_dtype(column) and n_unique == n_rows
-                       and n_rows >= _ID_MIN_ROWS)
+        # One blank turns an integer column into floats: whole-number floats
+        # count as integers so that such an id column is still recognised.
+        whole = pd.api.types.is_integer_dtype(column) or (
+            pd.api.types.is_float_dtype(column) and bool((values % 1 == 0).all()))
+        unique_ints = (whole and n_unique == len(values)
+                       and len(values) >= _ID_MIN_ROWS)
         if unique_ints and (values.is_monotonic_increasing or _looks_like_id_name(name)):
-            return "exclude", "identifier-like: a distinct integer on every row"
+            rows = "row" if len(values) == n_rows else "non-missing row"
+            return "exclude", f"identifier-like: a distinct integer on every {rows}"
         return "numeric", None
     if kind is not None:
         return kind, None
@@ -175,14 +208,18 @@ def infer_column_types(df: pd.DataFrame, overrides: Mapping | None = None, *,
     2. a single distinct value -> excluded (constant);
     3. ``datetime64`` dtype -> ``"datetime"``; ``bool`` dtype, or an object
        column holding only booleans -> ``"boolean"``;
-    4. numeric dtype -> ``"numeric"``, except an integer column with a
-       distinct value on every row (at least 20 rows) that is increasing or
-       named like an id (``id``, ``*_id``, ``uuid``, ``key``...) -> excluded;
+    4. numeric dtype -> ``"numeric"``, except an integer column (or a float
+       column holding only whole numbers, as an integer column with blanks
+       becomes) with a distinct value on every non-missing row (at least 20)
+       that is increasing or named like an id (``id``, ``*_id``, ``uuid``,
+       ``key``...) -> excluded;
     5. text/object columns: numbers stored as text -> ``"numeric"`` (when at
        least 90 % parse; the rest become missing, with a note); dates stored
-       as text -> ``"datetime"``; otherwise ``"categorical"``, unless more
-       than ``max_categories`` distinct values cover more than half of the
-       rows -> excluded as identifier-like or free text.
+       as text, stating their year and day (month names such as ``"Jan"``,
+       codes such as ``"T1"`` and times of day are not dates) ->
+       ``"datetime"``; otherwise ``"categorical"``, unless more than
+       ``max_categories`` distinct values cover more than half of the rows
+       -> excluded as identifier-like or free text.
 
     Parameters
     ----------
@@ -272,23 +309,76 @@ def _to_datetime_naive(column: pd.Series) -> pd.Series:
     if getattr(out.dt, "tz", None) is not None:
         # Compare instants, not wall-clock times, across time zones.
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
-    return out.astype("datetime64[ns]")
+    return out.astype(DATETIME_DTYPE)
+
+
+def _category_label(value) -> str:
+    # A blank turns an integer column into floats: 1.0 must give the same
+    # label "1" as the integer 1, or training categories become unseen ones.
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _check_readable(col: str, kind: str, column: pd.Series, converted: pd.Series):
+    if converted.notna().any():
+        return
+    present = column.dropna()
+    if present.empty:
+        found = "all its values are missing"
+    else:
+        found = (f"none of its {len(present)} non-missing value(s) could be read "
+                 f"as {kind} (for example {present.iloc[0]!r})")
+    accepted = (" (booleans are read from True/False, 1/0 and the texts true/false, "
+                "yes/no, y/n, 1/0 in any case)" if kind == "boolean" else "")
+    raise ValueError(
+        f"Column {col!r} is typed {kind!r} (check `column_types`) but has no "
+        f"value readable as {kind}{accepted}: {found}. Give it another type, "
+        "such as 'categorical', or 'exclude' it."
+    )
 
 
 def coerce_frame(df: pd.DataFrame, types: Mapping, *, warn: bool = True,
-                 name: str = "df") -> pd.DataFrame:
+                 name: str = "df", require_values: bool = False) -> pd.DataFrame:
     """Convert the typed columns of ``df`` to their canonical dtypes.
 
     ``numeric`` and ``boolean`` columns become ``float64`` (infinite values
-    become missing), ``datetime`` columns ``datetime64[ns]`` (UTC for
-    time-zone-aware data), ``categorical`` columns text with missing values
-    kept missing. Values that cannot be converted become missing and, when
-    ``warn`` is true, a :class:`UserWarning` names each column and how many
-    values were affected, so nothing is lost silently; the imputers then fill
-    them with the training statistics.
+    become missing; booleans are read from ``True``/``False``, ``1``/``0``
+    and the texts true/false, yes/no, y/n, 1/0 in any case), ``datetime``
+    columns ``datetime64[us]``, which holds placeholder dates such as
+    9999-12-31 (UTC for time-zone-aware data), ``categorical`` columns text with missing values kept missing (a
+    whole-number float is written as an integer, ``1.0`` as ``"1"``, so
+    that the labels do not depend on whether the column had blanks). Values
+    that cannot be converted become missing and, when ``warn`` is true, a
+    :class:`UserWarning` names each column and how many values were
+    affected, so nothing is lost silently; the imputers then fill them with
+    the training statistics.
 
-    Returns a new frame holding exactly the columns of ``types``, which must
-    all be in ``df``.
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The data.
+    types : mapping
+        ``{column: type}``; every column must be in ``df``.
+    warn : bool, default=True
+        Warn about values treated as missing.
+    name : str, default="df"
+        Name of ``df`` in the warning.
+    require_values : bool, default=False
+        Raise when a numeric, boolean or datetime column has no readable
+        value at all (used on training data, where such a column can only
+        come from a ``column_types`` override that does not fit it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame holding exactly the columns of ``types``.
+
+    Raises
+    ------
+    ValueError
+        With ``require_values``, naming the first column without any value
+        readable as its type.
     """
     out = {}
     problems = []
@@ -312,8 +402,11 @@ def coerce_frame(df: pd.DataFrame, types: Mapping, *, warn: bool = True,
             converted = _to_datetime_naive(column)
             lost = int((present & converted.isna()).sum())
         else:  # categorical
-            converted = column.astype(object).map(str).where(present, np.nan).astype(object)
+            converted = (column.astype(object).map(_category_label)
+                         .where(present, np.nan).astype(object))
             lost = 0
+        if require_values and kind != "categorical":
+            _check_readable(col, kind, column, converted)
         if lost:
             problems.append(f"{col!r}: {lost} value(s) not readable as {kind}")
         out[col] = converted

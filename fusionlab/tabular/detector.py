@@ -300,7 +300,9 @@ class TabularAnomalyDetector(BaseEstimator):
         if not types:
             reasons = "; ".join(f"{c!r}: {r}" for c, r in excluded.items())
             raise ValueError(f"`df` has no usable column: {reasons}.")
-        frame = coerce_frame(df, types, name="df")
+        # A column none of whose values fits its (overridden) type fails here,
+        # naming it, rather than later in the preprocessing or in `save`.
+        frame = coerce_frame(df, types, name="df", require_values=True)
 
         method = self.method.lower()
         if method == "autoencoder":
@@ -528,15 +530,22 @@ class TabularAnomalyDetector(BaseEstimator):
         ``autoencoder.keras`` or ``isolation_forest.joblib``. The isolation
         forest's trees have no stable public text format, so they are saved
         with joblib (pickle): load such a directory only if you trust it.
+        ``detector.json`` is written last, so a directory holding it holds a
+        complete save.
 
         Returns
         -------
         pathlib.Path
             The directory.
+
+        Raises
+        ------
+        ValueError
+            If a learned value cannot be written as JSON (such as ``NaN``);
+            nothing is written then.
         """
         self._check_fitted()
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
         params = self.get_params()
         params["hidden_units"] = list(params["hidden_units"])
         config = {
@@ -552,13 +561,22 @@ class TabularAnomalyDetector(BaseEstimator):
             "history_": self.history_,
         }
         if self.method_ == "autoencoder":
-            self.model_.save(path / _KERAS_FILE)
             config["feature_error_scale_"] = self.feature_error_scale_.tolist()
+        # Serialise first: a value JSON cannot hold (NaN) must fail before
+        # any file is written, not leave a half-written directory.
+        text = json.dumps(config, indent=1, allow_nan=False)
+        path.mkdir(parents=True, exist_ok=True)
+        # detector.json is written last and its presence marks a complete
+        # save (detect_anomalies_in_excel relies on it): remove an older one
+        # first, so an interrupted save never pairs it with a new model file.
+        (path / _CONFIG_FILE).unlink(missing_ok=True)
+        if self.method_ == "autoencoder":
+            self.model_.save(path / _KERAS_FILE)
         else:
             import joblib
 
             joblib.dump(self.model_, path / _FOREST_FILE)
-        (path / _CONFIG_FILE).write_text(json.dumps(config, indent=1, allow_nan=False))
+        (path / _CONFIG_FILE).write_text(text)
         return path
 
     @classmethod

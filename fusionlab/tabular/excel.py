@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import inspect
 import os
 import warnings
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .detector import TabularAnomalyDetector
+from .detector import _CONFIG_FILE, TabularAnomalyDetector
 
 __all__ = ["read_table", "detect_anomalies_in_excel", "SUPPORTED_EXTENSIONS"]
 
@@ -21,6 +22,14 @@ _INSTALL_HINT = 'pip install "fusionlab-learn[excel]"'
 # zip archives; they hold a stream named "EncryptedPackage" (UTF-16 name).
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+# Cell texts read as missing values in CSV files. pandas' default list also
+# holds "NA" (Namibia's country code) and "None", which are real values.
+_CSV_MISSING_VALUES = ("", "NaN", "nan", "NULL", "null", "N/A", "#N/A")
+# Separators recognised in CSV files: Excel writes ";" in locales whose
+# decimal separator is ",".
+_CSV_SEPARATORS = ",;\t"
+# Bytes read to recognise the separator.
+_SNIFF_BYTES = 64 * 1024
 
 
 def _require_openpyxl():
@@ -55,8 +64,29 @@ def _check_workbook_bytes(path: Path) -> None:
         )
 
 
+def _sniff_separator(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    # Decoding errors only matter to the reader, which reports them.
+    text = head.decode("utf-8", errors="replace")
+    if len(head) == _SNIFF_BYTES and "\n" in text:
+        text = text[: text.rindex("\n")]  # drop a cut last line
+    try:
+        return csv.Sniffer().sniff(text, delimiters=_CSV_SEPARATORS).delimiter
+    except csv.Error:  # a single column, or no consistent separator
+        return ","
+
+
 def read_table(path, sheet_name=0) -> pd.DataFrame:
     """Read one sheet of an ``.xlsx``/``.xlsm`` workbook, or a ``.csv`` file.
+
+    A CSV file's separator is recognised from its first lines (``,``, ``;``
+    as Excel writes in locales with a decimal comma, or a tab; ``,`` when
+    there is a single column). Only empty cells and the texts ``NaN``,
+    ``nan``, ``NULL``, ``null``, ``N/A`` and ``#N/A`` are read as missing
+    values: unlike pandas' default, ``NA`` (Namibia) and ``None`` are kept
+    as text. Numbers written with a decimal comma (``1,5``) are read as
+    text.
 
     Parameters
     ----------
@@ -98,7 +128,8 @@ def read_table(path, sheet_name=0) -> pd.DataFrame:
         raise FileNotFoundError(f"`path` does not exist or is not a file: {path}")
     if suffix == ".csv":
         try:
-            return pd.read_csv(path)
+            return pd.read_csv(path, sep=_sniff_separator(path), keep_default_na=False,
+                               na_values=list(_CSV_MISSING_VALUES))
         except pd.errors.EmptyDataError as exc:
             raise ValueError(f"{path} is empty: no columns to read.") from exc
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -132,9 +163,10 @@ def detect_anomalies_in_excel(df_or_path, model_path=None, train_if_needed=True,
         The data, or an ``.xlsx``/``.xlsm``/``.csv`` file (see
         :func:`read_table`).
     model_path : str or os.PathLike, optional
-        Directory of a saved detector. If it exists the detector is loaded
-        from it (and not retrained); otherwise one is trained on the data and
-        saved there.
+        Directory of a saved detector. If it holds one (its
+        ``detector.json``), the detector is loaded from it (and not
+        retrained); otherwise, as for a missing, empty or half-written
+        directory, one is trained on the data and saved there.
     train_if_needed : bool, default=True
         Train on the data when no saved detector exists. With ``False`` and
         no detector at ``model_path``, a :class:`FileNotFoundError` is raised.
@@ -180,7 +212,9 @@ def detect_anomalies_in_excel(df_or_path, model_path=None, train_if_needed=True,
     else:
         df = read_table(df_or_path, sheet_name=sheet_name)
 
-    saved = model_path is not None and Path(model_path).exists()
+    # The directory alone proves nothing (empty, or left by an interrupted
+    # save): `save` writes detector.json last.
+    saved = model_path is not None and (Path(model_path) / _CONFIG_FILE).is_file()
     if saved:
         if train_kwargs:
             warnings.warn(
@@ -188,8 +222,13 @@ def detect_anomalies_in_excel(df_or_path, model_path=None, train_if_needed=True,
                 f"{sorted(train_kwargs)} are ignored.", UserWarning, stacklevel=2)
         detector = TabularAnomalyDetector.load(model_path)
     elif not train_if_needed:
-        where = "no `model_path` was given" if model_path is None else (
-            f"`model_path` {model_path} does not exist")
+        if model_path is None:
+            where = "no `model_path` was given"
+        elif Path(model_path).exists():
+            where = (f"`model_path` {model_path} holds no saved detector "
+                     f"({Path(model_path) / _CONFIG_FILE} does not exist)")
+        else:
+            where = f"`model_path` {model_path} does not exist"
         raise FileNotFoundError(
             f"No trained detector to use: {where} and `train_if_needed=False`. "
             "Pass the directory of a saved detector or allow training.")

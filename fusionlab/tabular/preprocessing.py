@@ -38,6 +38,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
 
+from .column_typing import DATETIME_DTYPE
+
 __all__ = [
     "DATETIME_PARTS",
     "MISSING_CATEGORY",
@@ -243,6 +245,17 @@ class TabularPreprocessor:
             kept = sorted(k for k, _ in order[: self.max_categories])
             self.categories_.append(kept)
             self.fill_values_[col] = order[0][0]
+        for col in groups["boolean"] + groups["numeric"]:
+            # A column without any value (a type override that does not fit
+            # it) has no mode or median; NaN would also fail `save` (JSON).
+            if frame[col].isna().all():
+                kind = self.column_types[col]
+                raise ValueError(
+                    f"Column {col!r} ({kind}) has no non-missing value to learn "
+                    f"from: expected at least one {kind} value in the training "
+                    f"frame; received {len(frame)} missing value(s). Check its "
+                    "type in `column_types`."
+                )
         for col in groups["boolean"]:
             self.fill_values_[col] = float(frame[col].mode().iloc[0])
         for col in groups["numeric"]:
@@ -302,7 +315,7 @@ class TabularPreprocessor:
             prototype[col] = pd.Series([cats[0]], dtype=object)
         frame = pd.DataFrame(prototype)[list(self.column_types)]
         for col in groups["datetime"]:
-            frame[col] = frame[col].astype("datetime64[ns]")
+            frame[col] = frame[col].astype(DATETIME_DTYPE)
         self.transformer_ = self._build(self.categories_ or "auto")
         self.transformer_.fit(frame)
         for name in ("numeric", "datetime"):
