@@ -137,9 +137,14 @@ def fusionlab_scores(frame: pd.DataFrame, seed: int, variant: str | None) -> np.
 
     params = VARIANTS[variant] if variant else {}
     detector = AnomalyDetector(random_state=seed, **params)
-    # Only the liquid models use the time between samples; NAB files can
-    # repeat a timestamp (a clock change), which the detector rejects.
-    timestamps = frame["timestamp"] if params.get("model") in ("cfc", "ltc") else None
+    # Only the liquid models use the time between samples. Two NAB files
+    # repeat a timestamp (a clock change), which the detector rejects: there
+    # the liquid models get regular steps (a delta of 1 between rows).
+    timestamps = None
+    if params.get("model") in ("cfc", "ltc"):
+        stamps = pd.Index(frame["timestamp"])
+        if stamps.is_unique and stamps.is_monotonic_increasing:
+            timestamps = frame["timestamp"]
     detector.fit(frame[["value"]], timestamps=timestamps)
     return np.asarray(detector.score_samples(frame[["value"]]), dtype=float)
 

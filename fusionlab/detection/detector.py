@@ -203,7 +203,7 @@ class AnomalyDetector(BaseEstimator):
         (2018) and Orion smooth their error series. Measured
         (``benchmarks/nab.py``): on the NAB files, whose labelled windows are
         hundreds of points wide, the mean VUS-PR of the default detector is
-        0.21 with raw errors and 0.40 with the default smoothing. The price
+        0.21 with raw errors and 0.39 with the default smoothing. The price
         is paid by short anomalies of moderate size, which are averaged with
         their neighbours: in the 400-point series of the detector guide
         (6-point average) a 3-point drop peaks at 1.5 times the threshold
