@@ -441,3 +441,33 @@ def test_invalid_hyper_parameters_raise_at_construction(kwargs, error, match):
 
 def test_cell_type_is_case_insensitive():
     assert LiquidAutoencoderAnomaly(4, cell_type="LTC").cell_type == "ltc"
+
+
+def test_cfc_draws_one_dropout_mask_per_sequence(x):
+    # The layer draws the masks before the step loop (no random state inside
+    # it, which JAX requires) and forgets them after the call.
+    layer = CfC(4, backbone_units=8, backbone_layers=2, backbone_dropout=0.5)
+    layer(x)
+    drawn = []
+    draw = layer.cell.draw_dropout_masks
+
+    def spy(batch_size, dtype="float32"):
+        draw(batch_size, dtype)
+        drawn.append([to_numpy(mask) for mask in layer.cell._dropout_masks])
+
+    layer.cell.draw_dropout_masks = spy
+    layer(x, training=True)
+    assert len(drawn) == 1 and len(drawn[0]) == 2
+    for mask in drawn[0]:
+        assert mask.shape == (3, 8) and set(np.unique(mask)) <= {0.0, 2.0}
+    assert layer.cell._dropout_masks is None
+    layer(x)  # inference draws nothing
+    assert len(drawn) == 1
+    np.testing.assert_array_equal(to_numpy(layer(x)), to_numpy(layer(x)))
+
+
+def test_cfc_autoencoder_trains_with_backbone_dropout(x):
+    model = small_model("cfc", backbone_dropout=0.3)
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(x, x, epochs=2, batch_size=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))

@@ -87,7 +87,12 @@ class CfCCell(keras.layers.Layer):
     backbone_activation : str, default='lecun_tanh'
         ``'lecun_tanh'`` or any Keras activation name.
     backbone_dropout : float in [0, 1), default=0.0
-        Dropout after each backbone layer, in training only.
+        Dropout after each backbone layer, in training only. Run by
+        :class:`~fusionlab.nn.liquid.CfC`, one mask per sequence is drawn
+        before the steps (:meth:`draw_dropout_masks`) and reused at every
+        step, which keeps the loop free of random state (required on JAX).
+        In a plain ``keras.layers.RNN`` each step draws its own mask, which
+        works on TensorFlow and PyTorch only.
     **kwargs
         Passed to :class:`keras.layers.Layer`.
 
@@ -131,6 +136,7 @@ class CfCCell(keras.layers.Layer):
             for i in range(self.backbone_layers)
         ]
         self.dropout = keras.layers.Dropout(self.backbone_dropout)
+        self._dropout_masks = None
         self.ff1 = keras.layers.Dense(self.units, name="ff1")
         self.ff2 = keras.layers.Dense(self.units, name="ff2")
         self.time_a = keras.layers.Dense(self.units, name="time_a")
@@ -146,12 +152,36 @@ class CfCCell(keras.layers.Layer):
             head.build((None, width))
         self.built = True
 
+    def draw_dropout_masks(self, batch_size, dtype="float32"):
+        """Draw the backbone's dropout masks for one batch of sequences.
+
+        Until :meth:`clear_dropout_masks`, every training step of the cell
+        multiplies backbone layer ``i``'s output by mask ``i`` (entries 0 or
+        ``1 / (1 - backbone_dropout)``) instead of drawing a new one.
+        """
+        if self.backbone_dropout == 0 or not self.backbone:
+            return
+        ones = ops.ones((batch_size, self.backbone_units), dtype=dtype)
+        self._dropout_masks = [
+            keras.random.dropout(ones, self.backbone_dropout,
+                                 seed=self.dropout.seed_generator)
+            for _ in self.backbone
+        ]
+
+    def clear_dropout_masks(self):
+        """Forget the masks of :meth:`draw_dropout_masks`."""
+        self._dropout_masks = None
+
     def call(self, inputs, states, training=False):
         state = states[0] if isinstance(states, (list, tuple)) else states
         x, elapsed = _split(inputs)
         z = ops.concatenate([x, state], axis=-1)
-        for dense in self.backbone:
-            z = self.dropout(self._activation(dense(z)), training=training)
+        for index, dense in enumerate(self.backbone):
+            z = self._activation(dense(z))
+            if training and self._dropout_masks is not None:
+                z = z * ops.cast(self._dropout_masks[index], z.dtype)
+            else:
+                z = self.dropout(z, training=training)
         ff1 = ops.tanh(self.ff1(z))
         ff2 = ops.tanh(self.ff2(z))
         gate = ops.sigmoid(-self.time_a(z) * elapsed + self.time_b(z))

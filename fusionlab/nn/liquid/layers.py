@@ -57,11 +57,20 @@ class _LiquidRNN(keras.layers.Layer):
 
     def call(self, inputs, time_delta=None, initial_state=None, training=False):
         delta = prepare_time_delta(time_delta, inputs, inputs.dtype)
-        return self.rnn(
-            ops.concatenate([inputs, delta], axis=-1),
-            initial_state=initial_state,
-            training=training,
-        )
+        # Dropout masks are drawn here, once per sequence, so that the step
+        # loop holds no random state (a per-step draw leaks tracers on JAX).
+        masked = bool(training) and hasattr(self.cell, "draw_dropout_masks")
+        if masked:
+            self.cell.draw_dropout_masks(ops.shape(inputs)[0], inputs.dtype)
+        try:
+            return self.rnn(
+                ops.concatenate([inputs, delta], axis=-1),
+                initial_state=initial_state,
+                training=training,
+            )
+        finally:
+            if masked:
+                self.cell.clear_dropout_masks()
 
     def compute_output_shape(self, inputs_shape, time_delta_shape=None):
         batch, steps, _ = self.validate_input_shape(inputs_shape)
