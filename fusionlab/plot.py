@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ._runs import flag_runs
-from ._validation import check_finite
+from ._validation import check_finite, check_positive_int
 
 __all__ = [
     "SEVERITY_LEVELS",
@@ -560,9 +560,7 @@ def plot_detection(values, scores, threshold, events=None, *, time=None, path=No
         raise ValueError(f"`values` must be 1D or 2D; received shape {data.shape}.")
     check_finite(data, "values")
     threshold = _threshold(threshold, allow_none=False)
-    if isinstance(max_features, bool) or not isinstance(max_features, numbers.Integral) \
-            or max_features < 1:
-        raise ValueError(f"`max_features` must be a positive integer; received {max_features!r}.")
+    max_features = check_positive_int(max_features, "max_features")
     y = _values(scores, "scores")
     if data.shape[0] != y.size:
         raise ValueError(

@@ -346,9 +346,10 @@ def coerce_frame(df: pd.DataFrame, types: Mapping, *, warn: bool = True,
     become missing; booleans are read from ``True``/``False``, ``1``/``0``
     and the texts true/false, yes/no, y/n, 1/0 in any case), ``datetime``
     columns ``datetime64[us]``, which holds placeholder dates such as
-    9999-12-31 (UTC for time-zone-aware data), ``categorical`` columns text with missing values kept missing (a
-    whole-number float is written as an integer, ``1.0`` as ``"1"``, so
-    that the labels do not depend on whether the column had blanks). Values
+    9999-12-31 (UTC for time-zone-aware data), ``categorical`` columns text
+    with missing values kept missing (a whole-number float is written as an
+    integer, ``1.0`` as ``"1"``, so that the labels do not depend on whether
+    the column had blanks). Values
     that cannot be converted become missing and, when ``warn`` is true, a
     :class:`UserWarning` names each column and how many values were
     affected, so nothing is lost silently; the imputers then fill them with
