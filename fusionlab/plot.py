@@ -11,7 +11,6 @@ method returning one, or a list of such objects or of dicts.
 from __future__ import annotations
 
 import dataclasses
-import numbers
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ._runs import flag_runs
-from ._validation import check_finite, check_positive_int
+from ._validation import (
+    as_2d,
+    check_binary,
+    check_numeric,
+    check_positive_int,
+    check_real,
+    check_scores,
+)
 
 __all__ = [
     "SEVERITY_LEVELS",
@@ -48,54 +54,48 @@ def _axes(ax, figsize):
     return ax.get_figure(), ax
 
 
-def _values(values, name, *, allow_none=False):
-    if values is None:
-        if allow_none:
-            return None
-        raise ValueError(f"`{name}` is required.")
-    array = np.asarray(values)
-    if array.ndim == 2 and 1 in array.shape:
-        array = array.reshape(-1)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"`{name}` must be a non-empty 1-D array; received shape {array.shape}.")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"`{name}` must be numeric; received dtype {array.dtype}.")
-    array = array.astype(float)
-    check_finite(array, name)
-    return array
-
-
-def _threshold(threshold, *, allow_none=True):
-    """A finite number (or None when allowed)."""
-    if threshold is None and allow_none:
-        return None
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"`threshold` must be a number; received {threshold!r}.")
-    if not np.isfinite(threshold):
-        raise ValueError(f"`threshold` must be finite; received {threshold}.")
-    return float(threshold)
+def _one_per_point(values, n, name):
+    if len(values) != n:
+        raise ValueError(
+            f"`{name}` must have one entry per point ({n}); received {len(values)}."
+        )
+    return values
 
 
 def _time(time, n, name="time"):
     if time is None:
         return np.arange(n)
     axis = pd.Index(time) if not isinstance(time, pd.Index) else time
-    if len(axis) != n:
-        raise ValueError(f"`{name}` must have one entry per point ({n}); received {len(axis)}.")
-    return axis.to_numpy()
+    return _one_per_point(axis, n, name).to_numpy()
 
 
 def _mask(mask, n, name):
-    if mask is None:
-        return None
-    array = np.asarray(mask)
-    if array.shape != (n,):
-        raise ValueError(f"`{name}` must have shape ({n},); received {array.shape}.")
-    if array.dtype != bool:
-        if not np.isin(array, (0, 1)).all():
-            raise ValueError(f"`{name}` must hold 0/1 values.")
-        array = array.astype(bool)
-    return array
+    """0/1 values, one per point, as a bool array (None stays None)."""
+    return None if mask is None else _one_per_point(check_binary(mask, name), n, name)
+
+
+def _scores_axes(scores, time, labels, ax, figsize, name="scores"):
+    """Checked values and x, and the axes, with the labelled runs shaded."""
+    y = check_scores(scores, name)
+    x = _time(time, y.size)
+    labels = _mask(labels, y.size, "labels")
+    figure, ax = _axes(ax, figsize)
+    if labels is not None:
+        _shade_labels(ax, x, labels)
+    return y, x, figure, ax
+
+
+def _finish(figure, ax, title, *, xlabel=None, ylabel=None, legend=None):
+    """Axis labels, a legend (``legend``: its keyword arguments) and the title."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if legend is not None:
+        ax.legend(**legend)
+    if title:
+        ax.set_title(title)
+    return figure
 
 
 def events_frame(events) -> pd.DataFrame:
@@ -202,14 +202,9 @@ def plot_series(values, time=None, *, labels=None, anomalies=None, events=None, 
     >>> len(fig.axes[0].lines)
     1
     """
-    y = _values(values, "values")
-    x = _time(time, y.size)
-    labels = _mask(labels, y.size, "labels")
-    anomalies = _mask(anomalies, y.size, "anomalies")
     frame = events_frame(events)
-    figure, ax = _axes(ax, figsize)
-    if labels is not None:
-        _shade_labels(ax, x, labels)
+    y, x, figure, ax = _scores_axes(values, time, labels, ax, figsize, "values")
+    anomalies = _mask(anomalies, y.size, "anomalies")
     half = _half_step(x)
     for _, event in frame.iterrows():
         severity = event.get("severity", None)
@@ -227,13 +222,9 @@ def plot_series(values, time=None, *, labels=None, anomalies=None, events=None, 
     else:
         handles = []
     existing, names = ax.get_legend_handles_labels()
-    ax.legend(existing + handles, names + [h.get_label() for h in handles], loc="upper right",
-              fontsize="small")
-    ax.set_xlabel("time")
-    ax.set_ylabel("value")
-    if title:
-        ax.set_title(title)
-    return figure
+    legend = {"handles": existing + handles, "labels": names + [h.get_label() for h in handles],
+              "loc": "upper right", "fontsize": "small"}
+    return _finish(figure, ax, title, xlabel="time", ylabel="value", legend=legend)
 
 
 def plot_scores(scores, threshold=None, time=None, *, labels=None, ax=None, title=None,
@@ -265,25 +256,16 @@ def plot_scores(scores, threshold=None, time=None, *, labels=None, ax=None, titl
     >>> [line.get_label() for line in fig.axes[0].lines]
     ['score', 'threshold']
     """
-    y = _values(scores, "scores")
-    x = _time(time, y.size)
-    labels = _mask(labels, y.size, "labels")
-    figure, ax = _axes(ax, figsize)
-    if labels is not None:
-        _shade_labels(ax, x, labels)
+    threshold = check_real(threshold, "threshold", allow_none=True)
+    y, x, figure, ax = _scores_axes(scores, time, labels, ax, figsize)
     ax.plot(x, y, color="#4c4c4c", lw=1.0, label="score")
-    threshold = _threshold(threshold)
     if threshold is not None:
         ax.axhline(threshold, color="#d62728", ls="--", lw=1.2, label="threshold")
         above = y >= threshold
         if above.any():
             ax.scatter(x[above], y[above], color="#d62728", s=12, zorder=3, label="above")
-    ax.set_xlabel("time")
-    ax.set_ylabel("anomaly score")
-    ax.legend(loc="upper right", fontsize="small")
-    if title:
-        ax.set_title(title)
-    return figure
+    return _finish(figure, ax, title, xlabel="time", ylabel="anomaly score",
+                   legend={"loc": "upper right", "fontsize": "small"})
 
 
 def plot_score_distribution(scores, labels, threshold=None, *, bins=50, ax=None, title=None,
@@ -316,25 +298,21 @@ def plot_score_distribution(scores, labels, threshold=None, *, bins=50, ax=None,
     >>> len(fig.axes[0].containers)
     2
     """
-    y = _values(scores, "scores")
-    labels = _mask(labels, y.size, "labels")
+    y = check_scores(scores)
     if labels is None:
         raise ValueError("`labels` is required.")
+    labels = _mask(labels, y.size, "labels")
+    threshold = check_real(threshold, "threshold", allow_none=True)
     figure, ax = _axes(ax, figsize)
     edges = np.histogram_bin_edges(y, bins=bins)
     for mask, name, color in ((~labels, "normal", "#1f77b4"), (labels, "anomaly", "#d62728")):
         if mask.any():
             ax.hist(y[mask], bins=edges, density=True, alpha=0.55, color=color,
                     label=f"{name} (n={int(mask.sum())})")
-    threshold = _threshold(threshold)
     if threshold is not None:
         ax.axvline(threshold, color="black", ls="--", lw=1.2, label="threshold")
-    ax.set_xlabel("anomaly score")
-    ax.set_ylabel("density")
-    ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
-    return figure
+    return _finish(figure, ax, title, xlabel="anomaly score", ylabel="density",
+                   legend={"fontsize": "small"})
 
 
 def plot_severity_distribution(events, *, ax=None, title=None, figsize=(5, 3.5)) -> Figure:
@@ -373,12 +351,8 @@ def plot_severity_distribution(events, *, ax=None, title=None, figsize=(5, 3.5))
     figure, ax = _axes(ax, figsize)
     bars = ax.bar(levels, counts.to_numpy(), color=[_severity_color(s) for s in levels])
     ax.bar_label(bars)
-    ax.set_xlabel("severity")
-    ax.set_ylabel("events")
     ax.margins(y=0.15)
-    if title:
-        ax.set_title(title)
-    return figure
+    return _finish(figure, ax, title, xlabel="severity", ylabel="events")
 
 
 def plot_anomaly_timeline(events, scores=None, time=None, *, ax=None, title=None,
@@ -419,7 +393,7 @@ def plot_anomaly_timeline(events, scores=None, time=None, *, ax=None, title=None
         raise ValueError("`events` needs a 'peak_score' or 'mean_score' column.")
     figure, ax = _axes(ax, figsize)
     if scores is not None:
-        y = _values(scores, "scores")
+        y = check_scores(scores)
         ax.plot(_time(time, y.size), y, color="#b0b0b0", lw=0.8, label="score", zorder=1)
     severity = (frame["severity"].astype(str).str.lower() if "severity" in frame
                 else pd.Series(["event"] * len(frame)))
@@ -432,13 +406,9 @@ def plot_anomaly_timeline(events, scores=None, time=None, *, ax=None, title=None
                   zorder=2)
         ax.scatter(chosen["start"], chosen[height_column], color=to_rgba(color), s=30,
                    zorder=3, label=level)
-    ax.set_xlabel("time")
-    ax.set_ylabel(height_column.replace("_", " "))
-    if len(frame) or scores is not None:
-        ax.legend(fontsize="small", loc="upper right")
-    if title:
-        ax.set_title(title)
-    return figure
+    legend = {"fontsize": "small", "loc": "upper right"} if len(frame) or scores is not None else None
+    return _finish(figure, ax, title, xlabel="time", ylabel=height_column.replace("_", " "),
+                   legend=legend)
 
 
 def plot_feature_contributions(contributions, feature_names=None, time=None, *, ax=None,
@@ -485,10 +455,7 @@ def plot_feature_contributions(contributions, feature_names=None, time=None, *, 
             "`contributions` must be a non-empty 2-D array (n_time, n_features); received "
             f"shape {matrix.shape}."
         )
-    if not np.issubdtype(matrix.dtype, np.number):
-        raise TypeError(f"`contributions` must be numeric; received dtype {matrix.dtype}.")
-    matrix = matrix.astype(float)
-    check_finite(matrix, "contributions")
+    matrix = check_numeric(matrix, "contributions")
     n_time, n_features = matrix.shape
     if feature_names is None:
         feature_names = [f"feature {i}" for i in range(n_features)]
@@ -507,11 +474,8 @@ def plot_feature_contributions(contributions, feature_names=None, time=None, *, 
         ax.set_xticks(ticks, labels=[str(pd.Timestamp(stamps[i]))[:16]
                                      if np.issubdtype(np.asarray(stamps).dtype, np.datetime64)
                                      else str(stamps[i]) for i in ticks])
-    ax.set_xlabel("time")
     figure.colorbar(image, ax=ax, label="contribution")
-    if title:
-        ax.set_title(title)
-    return figure
+    return _finish(figure, ax, title, xlabel="time")
 
 
 def plot_detection(values, scores, threshold, events=None, *, time=None, path=None,
@@ -553,15 +517,10 @@ def plot_detection(values, scores, threshold, events=None, *, time=None, path=No
     >>> len(fig.axes)
     2
     """
-    data = np.asarray(values, dtype=float)
-    if data.ndim == 1:
-        data = data[:, None]
-    if data.ndim != 2:
-        raise ValueError(f"`values` must be 1D or 2D; received shape {data.shape}.")
-    check_finite(data, "values")
-    threshold = _threshold(threshold, allow_none=False)
+    data = as_2d(check_numeric(values, "values"), "values")
+    threshold = check_real(threshold, "threshold")
     max_features = check_positive_int(max_features, "max_features")
-    y = _values(scores, "scores")
+    y = check_scores(scores)
     if data.shape[0] != y.size:
         raise ValueError(
             f"`values` has {data.shape[0]} rows but `scores` has {y.size} points."

@@ -8,7 +8,13 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._validation import check_option, check_positive_int, check_rate
+from .._validation import (
+    check_bool,
+    check_option,
+    check_positive_int,
+    check_rate,
+    check_real,
+)
 from ._random import check_random_state
 
 __all__ = [
@@ -22,22 +28,6 @@ __all__ = [
 
 SEQUENCE_ANOMALY_KINDS = ("spike", "level_shift", "trend")
 SERVER_INCIDENTS = ("cpu_memory", "network_latency", "instability")
-
-
-def _check_non_negative_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a number; received {value!r}.")
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"`{name}` must be a finite number >= 0; received {value!r}.")
-    return float(value)
-
-
-def _check_positive_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a number; received {value!r}.")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"`{name}` must be a finite number > 0; received {value!r}.")
-    return float(value)
 
 
 def make_sine_anomalies(n_points=400, step=0.5, noise=0.1,
@@ -82,8 +72,8 @@ def make_sine_anomalies(n_points=400, step=0.5, noise=0.1,
     [0, 1, 1, 0]
     """
     n_points = check_positive_int(n_points, "n_points")
-    step = _check_positive_real(step, "step")
-    noise = _check_non_negative_real(noise, "noise")
+    step = check_real(step, "step", low=0.0, include_low=False)
+    noise = check_real(noise, "noise", low=0.0)
     rng = check_random_state(random_state)
     time = np.arange(n_points) * step
     value = np.sin(time) + rng.normal(0.0, noise, n_points)
@@ -107,13 +97,7 @@ def make_sine_anomalies(n_points=400, step=0.5, noise=0.1,
                 f"`anomalies[{index}]` must have integers 0 <= start < end <= n_points "
                 f"({n_points}); received start={start!r}, end={end!r}."
             )
-        if isinstance(magnitude, bool) or not (
-            isinstance(magnitude, numbers.Real) and np.isfinite(magnitude)
-        ):
-            raise ValueError(
-                f"`anomalies[{index}]` magnitude must be a finite number; received {magnitude!r}."
-            )
-        value[start:end] += magnitude
+        value[start:end] += check_real(magnitude, f"anomalies[{index}] magnitude")
         label[start:end] = 1
     return pd.DataFrame({"time": time, "value": value, "label": label})
 
@@ -191,9 +175,8 @@ def make_sequence_anomalies(n_samples=500, seq_length=50, n_features=3, anomaly_
         raise ValueError(f"`seq_length` must be >= 4; received {seq_length}.")
     n_features = check_positive_int(n_features, "n_features")
     anomaly_ratio = check_rate(anomaly_ratio, "anomaly_ratio")
-    if not isinstance(irregular, (bool, np.bool_)):
-        raise TypeError(f"`irregular` must be True or False; received {irregular!r}.")
-    noise = _check_non_negative_real(noise, "noise")
+    irregular = check_bool(irregular, "irregular")
+    noise = check_real(noise, "noise", low=0.0)
     rng = check_random_state(random_state)
 
     if irregular:

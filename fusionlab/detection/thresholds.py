@@ -8,14 +8,18 @@ score is *strictly greater* than ``threshold_``. ``get_config`` /
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.exceptions import NotFittedError
 
-from .._validation import check_option, check_rate
+from .._validation import (
+    check_option,
+    check_positive_int,
+    check_rate,
+    check_real,
+    check_scores,
+)
 
 __all__ = [
     "BaseThreshold",
@@ -29,28 +33,6 @@ __all__ = [
 ]
 
 
-def _check_scores(scores, name="scores"):
-    scores = np.asarray(scores, dtype=float)
-    if scores.ndim != 1:
-        scores = scores.ravel() if scores.ndim == 2 and 1 in scores.shape else scores
-    if scores.ndim != 1:
-        raise ValueError(f"`{name}` must be 1D; received shape {scores.shape}.")
-    if scores.size == 0:
-        raise ValueError(f"`{name}` must not be empty.")
-    if not np.all(np.isfinite(scores)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
-    return scores
-
-
-def _check_real(value, name, low=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a number; received {value!r}.")
-    value = float(value)
-    if not np.isfinite(value) or (low is not None and value < low):
-        raise ValueError(f"`{name}` must be a finite number >= {low}; received {value}.")
-    return value
-
-
 class BaseThreshold:
     """Base class: subclasses implement ``_compute(scores) -> float``."""
 
@@ -60,7 +42,7 @@ class BaseThreshold:
 
     def fit(self, scores):
         """Compute ``threshold_`` from ``scores`` (1D, finite); return ``self``."""
-        scores = _check_scores(scores)
+        scores = check_scores(scores)
         self.threshold_ = float(self._compute(scores))
         return self
 
@@ -70,7 +52,7 @@ class BaseThreshold:
             raise NotFittedError(
                 f"This {type(self).__name__} is not fitted yet; call fit(scores) first."
             )
-        return (_check_scores(scores) > self.threshold_).astype(int)
+        return (check_scores(scores) > self.threshold_).astype(int)
 
     def get_config(self):
         return {p: getattr(self, p) for p in self._params}
@@ -126,11 +108,9 @@ class ContaminationThreshold(BaseThreshold):
     _params = ("contamination",)
 
     def __init__(self, contamination=0.05):
-        self.contamination = check_rate(
-            contamination, "contamination", low=0.0, high=0.5
+        self.contamination = check_real(
+            contamination, "contamination", low=0.0, high=0.5, include_low=False
         )
-        if self.contamination == 0.0:
-            raise ValueError("`contamination` must be in (0, 0.5]; received 0.0.")
 
     def _compute(self, scores):
         ordered = np.sort(scores)[::-1]
@@ -154,7 +134,7 @@ class MeanStdThreshold(BaseThreshold):
     _params = ("k",)
 
     def __init__(self, k=3.0):
-        self.k = _check_real(k, "k", low=0.0)
+        self.k = check_real(k, "k", low=0.0)
 
     def _compute(self, scores):
         return scores.mean() + self.k * scores.std()
@@ -212,7 +192,7 @@ class SPOTThreshold(BaseThreshold):
                 f"`q` must be in (0, 1 - level) = (0, {1 - self.level:g}); "
                 f"received q={self.q:g}."
             )
-        self.min_excesses = int(min_excesses)
+        self.min_excesses = check_positive_int(min_excesses, "min_excesses")
 
     def _compute(self, scores):
         n = scores.size
@@ -300,14 +280,13 @@ class DynamicThreshold(BaseThreshold):
         if not z_values or not np.all(np.isfinite(z_values)):
             raise ValueError(f"`z_values` must be finite numbers; received {z_values!r}.")
         self.z_values = z_values
-        self.smoothing_span = (
-            None if smoothing_span is None else _check_real(smoothing_span, "smoothing_span", 1.0)
-        )
-        self.prune = None if prune is None else check_rate(prune, "prune")
+        self.smoothing_span = check_real(smoothing_span, "smoothing_span", low=1.0,
+                                         allow_none=True)
+        self.prune = check_real(prune, "prune", low=0.0, high=1.0, allow_none=True)
 
     def smooth(self, scores):
         """The smoothed scores ``e_s``."""
-        scores = _check_scores(scores)
+        scores = check_scores(scores)
         if self.smoothing_span is None:
             return scores
         return pd.Series(scores).ewm(span=self.smoothing_span, adjust=False).mean().to_numpy()

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .._runs import flag_runs
-from .._validation import check_finite
+from .._validation import check_binary, check_real, check_scores
 
-__all__ = ["check_labels", "check_scores", "check_labels_scores", "binarize", "segments"]
-
-
-def _as_1d(values, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(values)
-    except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"`{name}` must be array-like; received {type(values).__name__}.") from exc
-    if array.ndim == 2 and 1 in array.shape and array.size > 0:
-        # A (n, 1) column from a Keras model or a one-column frame is unambiguous.
-        array = array.reshape(-1)
-    if array.ndim != 1:
-        raise ValueError(f"`{name}` must be one-dimensional; received shape {array.shape}.")
-    if array.size == 0:
-        raise ValueError(f"`{name}` is empty; at least one time point is needed.")
-    return array
+__all__ = ["check_labels", "check_labels_scores", "binarize", "segments"]
 
 
 def check_labels(labels, name: str = "labels", *, need_positive: bool = True,
@@ -38,22 +21,7 @@ def check_labels(labels, name: str = "labels", *, need_positive: bool = True,
         are accepted), has no positive point while ``need_positive`` or no
         negative point while ``need_negative``.
     """
-    array = _as_1d(labels, name)
-    if array.dtype != bool:
-        # Booleans are 0/1 already; they still go through the class checks.
-        if not np.issubdtype(array.dtype, np.number):
-            raise ValueError(
-                f"`{name}` must hold 0/1 values; received dtype {array.dtype}."
-            )
-        check_finite(array, name)
-        bad = (array != 0) & (array != 1)
-        if bad.any():
-            values = np.unique(array[bad])[:5]
-            raise ValueError(
-                f"`{name}` must be binary (0 = normal, 1 = anomaly); received other "
-                f"values such as {values.tolist()}."
-            )
-    array = array.astype(np.int8)
+    array = check_binary(labels, name).astype(np.int8)
     if need_positive and not array.any():
         raise ValueError(
             f"`{name}` has no anomalous point (all zeros); this metric is undefined "
@@ -66,30 +34,21 @@ def check_labels(labels, name: str = "labels", *, need_positive: bool = True,
     return array
 
 
-def check_scores(scores, name: str = "scores") -> np.ndarray:
-    """Return ``scores`` as a 1-D finite ``float64`` array."""
-    array = _as_1d(scores, name)
-    if array.dtype == bool:
-        array = array.astype(np.float64)
-    if not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"`{name}` must be numeric; received dtype {array.dtype}.")
-    array = array.astype(np.float64)
-    check_finite(array, name)
-    return array
-
-
 def check_labels_scores(labels, scores, *, need_positive: bool = True,
                         need_negative: bool = False,
                         scores_name: str = "scores"):
     """Validate a ``(labels, scores)`` pair of equal length."""
     labels = check_labels(labels, need_positive=need_positive, need_negative=need_negative)
-    scores = check_scores(scores, scores_name)
-    if labels.shape[0] != scores.shape[0]:
+    return labels, _same_length(labels, check_scores(scores, scores_name), scores_name)
+
+
+def _same_length(labels, values, name):
+    if labels.shape[0] != values.shape[0]:
         raise ValueError(
-            f"`labels` and `{scores_name}` must have the same length; received "
-            f"{labels.shape[0]} labels and {scores.shape[0]} {scores_name}."
+            f"`labels` and `{name}` must have the same length; received "
+            f"{labels.shape[0]} labels and {values.shape[0]} {name}."
         )
-    return labels, scores
+    return values
 
 
 def binarize(labels, scores, threshold):
@@ -101,19 +60,9 @@ def binarize(labels, scores, threshold):
     if threshold is None:
         labels = check_labels(labels)
         predictions = check_labels(scores, "scores", need_positive=False)
-        if predictions.shape[0] != labels.shape[0]:
-            raise ValueError(
-                "`labels` and `scores` must have the same length; received "
-                f"{labels.shape[0]} labels and {predictions.shape[0]} scores."
-            )
-        return labels, predictions
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(
-            f"`threshold` must be a real number or None; received {threshold!r} "
-            f"of type {type(threshold).__name__}."
-        )
-    if not np.isfinite(threshold):
-        raise ValueError(f"`threshold` must be finite; received {threshold}.")
+        return labels, _same_length(labels, predictions, "scores")
+    # allow_none: the message then says that None is accepted too.
+    threshold = check_real(threshold, "threshold", allow_none=True)
     labels, scores = check_labels_scores(labels, scores)
     return labels, (scores >= threshold).astype(np.int8)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 import time
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_non_negative_int
+from .._validation import check_non_negative_int, check_real
 from ._checks import check_labels_scores, segments
 from .event_based import event_f1, point_adjusted_f1
 from .pointwise import auc_pr, auc_roc, best_f1, point_f1
@@ -54,10 +53,8 @@ def _metrics_row(scores, labels, threshold, source, vus_window, vus_thresholds):
     best = best_f1(labels, scores)
     if threshold is None:
         threshold, source = best.threshold, "best_f1"
-    elif isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(
-            f"`threshold` must be a real number or None; received {threshold!r}."
-        )
+    else:
+        threshold = check_real(threshold, "threshold", allow_none=True)
     volume = vus(labels, scores, window=vus_window, n_thresholds=vus_thresholds)
     reported = float(threshold)
     if source == "detector":

@@ -15,8 +15,6 @@ predicted ranges swapped and ``alpha = 0``. The totals average over ranges.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .._validation import check_option, check_rate
@@ -78,8 +76,6 @@ def _mean_range_recall(real: np.ndarray, predicted: np.ndarray, alpha: float,
 
 
 def _check_range_options(alpha, cardinality, bias):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"`alpha` must be a number in [0, 1]; received {alpha!r}.")
     alpha = check_rate(alpha, "alpha")
     cardinality = check_option(cardinality, "cardinality", CARDINALITIES)
     bias = check_option(bias, "bias", BIASES)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import keras
 
+# The generic checks live in fusionlab._validation; check_bool is re-exported
+# for the layers that import it from here.
+from .._validation import check_bool
+
 __all__ = ["check_activation", "check_bool", "check_window_shape", "mismatched_axis"]
 
 
@@ -16,13 +20,6 @@ def check_activation(value, name: str):
             f"`{name}` must be a Keras activation name such as 'tanh', 'relu' or "
             f"'linear'; received {value!r}."
         ) from exc
-    return value
-
-
-def check_bool(value, name: str) -> bool:
-    """Return ``value`` if it is a real bool (a truthy string must not pass)."""
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be True or False; received {value!r}.")
     return value
 
 

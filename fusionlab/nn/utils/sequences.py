@@ -9,22 +9,13 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..._validation import (
+    check_bool,
     check_finite,
     check_non_negative_int,
     check_positive_int,
 )
 
 __all__ = ["create_sequences"]
-
-
-def _check_flag(value, name: str) -> bool:
-    # A truthy string such as "False" must not silently switch a mode on.
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"`{name}` must be a bool (True or False); received {value!r} "
-            f"of type {type(value).__name__}."
-        )
-    return bool(value)
 
 
 def _column_dtype(dtype):
@@ -249,9 +240,9 @@ def create_sequences(
     forecast_horizon = check_non_negative_int(
         forecast_horizon, "forecast_horizon", allow_none=True
     )
-    include_overlap = _check_flag(include_overlap, "include_overlap")
-    drop_last = _check_flag(drop_last, "drop_last")
-    copy = _check_flag(copy, "copy")
+    include_overlap = check_bool(include_overlap, "include_overlap")
+    drop_last = check_bool(drop_last, "drop_last")
+    copy = check_bool(copy, "copy")
     if isinstance(verbose, (bool, np.bool_)):
         verbose = int(verbose)
     verbose = check_non_negative_int(verbose, "verbose")
