@@ -61,6 +61,16 @@ def _make_input(c):
     return values, target, values, target
 
 
+def _max_h(c):
+    """Rows each window needs after it: the horizon, 1 when it is None."""
+    return 1 if c["horizon"] is None else c["horizon"]
+
+
+def _too_short(c):
+    """The case has fewer rows than one window and its targets."""
+    return c["n_rows"] < c["sequence_length"] + _max_h(c)
+
+
 def _call(data, c, target_col, **kwargs):
     return create_sequences(
         data,
@@ -78,8 +88,7 @@ def _call(data, c, target_col, **kwargs):
 @given(case)
 def test_matches_reference_loop(c):
     values, target, data, target_col = _make_input(c)
-    max_h = 1 if c["horizon"] is None else c["horizon"]
-    if c["n_rows"] < c["sequence_length"] + max_h:
+    if _too_short(c):
         with pytest.raises(ValueError, match=r"must have at least .* rows"):
             _call(data, c, target_col)
         return
@@ -105,9 +114,9 @@ def test_matches_reference_loop(c):
 @given(case)
 def test_window_layout_properties(c):
     # Row numbers as data make each window's start and contents readable.
-    max_h = 1 if c["horizon"] is None else c["horizon"]
+    max_h = _max_h(c)
     length, n_rows = c["sequence_length"], c["n_rows"]
-    if n_rows < length + max_h:
+    if _too_short(c):
         return
     rows = np.repeat(np.arange(n_rows, dtype=float)[:, None], 2, axis=1)
     x, y = create_sequences(
@@ -138,12 +147,11 @@ def test_window_layout_properties(c):
 @given(case)
 def test_views_equal_copies(c):
     values, _, data, target_col = _make_input(c)
-    max_h = 1 if c["horizon"] is None else c["horizon"]
-    if c["n_rows"] < c["sequence_length"] + max_h:
+    if _too_short(c):
         return
     x, y = _call(data, c, target_col)
     stride = c["step"] if c["include_overlap"] else max(c["step"], c["sequence_length"])
-    n_regular = (c["n_rows"] - c["sequence_length"] - max_h) // stride + 1
+    n_regular = (c["n_rows"] - c["sequence_length"] - _max_h(c)) // stride + 1
     if len(x) > n_regular:
         with pytest.raises(ValueError, match=r"`copy=False` cannot return"):
             _call(data, c, target_col, copy=False)

@@ -1,22 +1,7 @@
 """Data for fusionlab: synthetic generators and a local NAB reader."""
 
 from .nab import list_nab, load_nab
-from .synthetic import (
-    SEQUENCE_ANOMALY_KINDS,
-    SERVER_INCIDENTS,
-    SequenceAnomalies,
-    make_sequence_anomalies,
-    make_server_metrics,
-    make_sine_anomalies,
-)
+from .synthetic import *  # noqa: F403  (the generators: synthetic.__all__)
+from .synthetic import __all__ as _generators
 
-__all__ = [
-    "make_sine_anomalies",
-    "make_sequence_anomalies",
-    "make_server_metrics",
-    "SequenceAnomalies",
-    "SEQUENCE_ANOMALY_KINDS",
-    "SERVER_INCIDENTS",
-    "load_nab",
-    "list_nab",
-]
+__all__ = [*_generators, "load_nab", "list_nab"]

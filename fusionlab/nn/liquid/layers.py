@@ -5,8 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from ..._validation import check_positive_int
-from .._checks import check_bool
+from ..._validation import check_bool, check_positive_int
 from .cells import CfCCell, LTCCell
 from .time_delta import check_time_delta, prepare_time_delta
 
@@ -14,7 +13,12 @@ __all__ = ["CfC", "LTC"]
 
 
 class _LiquidRNN(keras.layers.Layer):
-    """Shared part of :class:`CfC` and :class:`LTC`."""
+    """Shared part of :class:`CfC` and :class:`LTC`.
+
+    Subclasses set ``_cell_kwargs`` (the cell's own arguments, also saved in
+    the config) before calling ``__init__`` and build the cell in
+    ``_make_cell``.
+    """
 
     def __init__(self, units, return_sequences=True, return_state=False, **kwargs):
         super().__init__(**kwargs)
@@ -86,6 +90,8 @@ class _LiquidRNN(keras.layers.Layer):
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
         })
+        # The cell's own arguments, as the cell checked and stored them.
+        config.update({key: getattr(self.cell, key) for key in self._cell_kwargs})
         return config
 
 
@@ -142,16 +148,6 @@ class CfC(_LiquidRNN):
     def _make_cell(self):
         return CfCCell(self.units, name="cfc_cell", **self._cell_kwargs)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "backbone_units": self.cell.backbone_units,
-            "backbone_layers": self.cell.backbone_layers,
-            "backbone_activation": self.cell.backbone_activation,
-            "backbone_dropout": self.cell.backbone_dropout,
-        })
-        return config
-
 
 @keras.saving.register_keras_serializable(package="fusionlab")
 class LTC(_LiquidRNN):
@@ -191,8 +187,3 @@ class LTC(_LiquidRNN):
 
     def _make_cell(self):
         return LTCCell(self.units, name="ltc_cell", **self._cell_kwargs)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"ode_unfolds": self.cell.ode_unfolds, "epsilon": self.cell.epsilon})
-        return config
