@@ -2,6 +2,7 @@
 
 import copy
 import json
+import subprocess
 import sys
 import warnings
 
@@ -11,6 +12,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from fusionlab.detection.base import BaseDetector
+from fusionlab.detection.records import Anomaly, AnomalyList
 from fusionlab.tabular import (
     TabularAnomalyDetector,
     TabularPreprocessor,
@@ -22,6 +25,7 @@ from fusionlab.tabular.column_typing import coerce_frame
 from fusionlab.tabular.detector import to_json_value
 from fusionlab.tabular.forest_encoding import MAX_PAIRS, ForestPreprocessor
 from fusionlab.tabular.preprocessing import soft_clip
+from fusionlab.vocabulary import severity_from_ratio
 
 SMALL = {"encoding_dim": 2, "hidden_units": (8,), "random_state": 0}
 FAST = {"epochs": 10, "batch_size": 32}
@@ -433,6 +437,7 @@ def test_keras_missing_falls_back_to_isolation_forest(monkeypatch, frame):
     assert det.method_ == "isolation_forest" and det.method == "autoencoder"
     assert isinstance(det.preprocessor_, ForestPreprocessor)
     assert det.detect_anomalies(frame)[0]["row_index"] == 5
+    assert det.detect(frame).filter(limit=1)[0].start == 5
 
 
 @pytest.mark.parametrize("name", ["ae_detector", "if_detector"])
@@ -450,6 +455,10 @@ def test_save_load_gives_identical_scores(request, tmp_path, frame, name):
     assert loaded.encoded_feature_names_ == det.encoded_feature_names_
     new_rows = frame.iloc[:5].assign(country="Atlantis", amount=1e7)
     np.testing.assert_array_equal(loaded.score(new_rows), det.score(new_rows))
+    np.testing.assert_array_equal(loaded.training_scores_, det.training_scores_)
+    np.testing.assert_array_equal(loaded.labels_, det.labels_)
+    assert loaded.model_id_ == det.model_id_ and loaded.threshold_ == det.threshold_
+    assert loaded.detect(frame) == det.detect(frame)
 
 
 def test_old_forest_directory_is_refused(tmp_path, if_detector):
@@ -498,9 +507,33 @@ def test_sklearn_conventions(frame):
     ({"clip": 0.5}, ValueError, "clip"),
     ({"column_types": ["a"]}, TypeError, "column_types"),
 ])
-def test_bad_constructor_arguments(kwargs, error, match):
+def test_bad_constructor_arguments(frame, kwargs, error, match):
+    # The constructor only stores its arguments; `fit` checks them, before
+    # any training work.
+    det = TabularAnomalyDetector(**kwargs)
     with pytest.raises(error, match=match):
-        TabularAnomalyDetector(**kwargs)
+        det.fit(frame)
+    assert not hasattr(det, "threshold_") and not hasattr(det, "column_types_")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"encoding_dim": 0}, ValueError, "encoding_dim"),
+    ({"method": "lof"}, ValueError, "method"),
+    ({"epochs": 0}, ValueError, "epochs"),
+    ({"batch_size": 1.5}, TypeError, "batch_size"),
+    ({"validation_split": 1.0}, ValueError, "validation_split"),
+    ({"top_features": 0}, ValueError, "top_features"),
+])
+def test_set_params_cannot_bypass_the_checks(frame, kwargs, error, match):
+    det = TabularAnomalyDetector(**FOREST)
+    det.set_params(**kwargs)  # stores only
+    with pytest.raises(error, match=match):
+        det.fit(frame)
+    with pytest.raises(error, match=match):
+        det.train(frame)
+    fitted = TabularAnomalyDetector(**FOREST).fit(frame)
+    with pytest.raises(error, match=match):
+        fitted.set_params(**kwargs).fit(frame)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -510,6 +543,188 @@ def test_bad_constructor_arguments(kwargs, error, match):
 def test_bad_train_arguments(frame, kwargs, match):
     with pytest.raises(ValueError, match=match):
         TabularAnomalyDetector(**SMALL).train(frame, **kwargs)
+
+
+# -- the detector contract ---------------------------------------------------------
+def test_follows_the_base_contract(if_detector, frame):
+    det = if_detector
+    assert isinstance(det, BaseDetector)
+    scores = det.score_samples(frame)
+    assert isinstance(scores, np.ndarray) and scores.shape == (len(frame),)
+    np.testing.assert_array_equal(scores, det.score(frame).to_numpy())
+    np.testing.assert_array_equal(det.decision_function(frame), scores)
+    np.testing.assert_array_equal(det.training_scores_, scores)
+    np.testing.assert_array_equal(det.labels_, (scores > det.threshold_).astype(int))
+    assert det.threshold_ == np.percentile(scores, 98)
+    # The flag rule is strict: a row scored exactly at the threshold is normal.
+    tied = copy.copy(det)
+    tied.threshold_ = float(scores[7])
+    flags = tied.predict(frame)
+    assert flags[7] == 0 and flags.dtype.kind == "i"
+    np.testing.assert_array_equal(flags, (scores > scores[7]).astype(int))
+    assert det.score_samples(frame.iloc[:0]).shape == (0,)
+
+
+def test_training_settings_are_parameters(frame):
+    det = TabularAnomalyDetector(epochs=3, batch_size=64, validation_split=0.0, **SMALL)
+    assert det.get_params()["epochs"] == 3
+    det.fit(frame)
+    assert len(det.history_["loss"]) == 3 and "val_loss" not in det.history_
+    # `train` overrides them for one call without changing the parameters.
+    params = det.get_params()
+    det.train(frame, epochs=2, validation_split=0.2)
+    assert len(det.history_["loss"]) == 2 and "val_loss" in det.history_
+    assert det.get_params() == params
+    defaults = TabularAnomalyDetector().get_params()
+    assert (defaults["epochs"], defaults["batch_size"], defaults["validation_split"]) == (
+        50, 32, 0.2)
+
+
+@pytest.mark.parametrize("name", ["ae_detector", "if_detector"])
+def test_detect_lists_row_records(request, frame, name):
+    det = request.getfixturevalue(name)
+    records = det.detect(frame)
+    assert isinstance(records, AnomalyList) and all(isinstance(a, Anomaly) for a in records)
+    flagged = np.flatnonzero(det.predict(frame))
+    assert [a.start_index for a in records] == flagged.tolist()  # row order
+    scores = det.score_samples(frame)
+    X = det.preprocessor_.transform(coerce_frame(frame, det.column_types_))
+    _, errors = det._score_matrix(X)
+    col_errors, columns = det._column_errors(errors)
+    median = np.median(det.training_scores_)
+    for a in records:
+        pos = a.start_index
+        assert a.end_index == pos and a.start == a.end == frame.index[pos]
+        assert a.peak_score == a.mean_score == pytest.approx(scores[pos])
+        assert a.anomaly_type == "row" and a.length == 1
+        assert a.model_id == det.model_id_ and a.model_id.startswith(det.method_ + "-")
+        shares = col_errors[pos] / col_errors[pos].sum()
+        assert [name for name, _ in a.top_features] == [
+            columns[j] for j in np.argsort(-shares, kind="stable")[:3]]
+        for column, share in a.top_features:
+            assert share == pytest.approx(shares[columns.index(column)])
+        ratio = (a.peak_score - median) / (det.threshold_ - median)
+        assert a.metadata["score_ratio"] == pytest.approx(ratio) and ratio > 1
+        assert a.severity == severity_from_ratio(ratio)
+        assert a.metadata["threshold"] == det.threshold_
+    # The planted 50 000 is the most severe row, at least 'high', for both
+    # methods (the forest's scores sit near 0.5: its plain score / threshold
+    # ratio is below 1.5, 'low', for every row).
+    if det.method_ == "isolation_forest":
+        assert max(scores) / det.threshold_ < 1.5
+    assert [a.start for a in records.filter(min_severity="high")] == [5]
+    assert records[0].start == 5 and records[0].peak_score == max(scores)
+
+
+@pytest.mark.parametrize("name", ["ae_detector", "if_detector"])
+def test_detect_anomalies_is_derived_from_detect(request, frame, name):
+    det = request.getfixturevalue(name)
+    records = det.detect(frame)
+    rows = det.detect_anomalies(frame)
+    assert len(rows) == len(records)
+    by_label = {a.start: a for a in records}
+    for row in rows:
+        a = by_label[row["row_index"]]
+        assert row["anomaly_score"] == a.peak_score
+        assert row["anomalous_features"] == a.metadata["anomalous_features"]
+        assert row["raw_data"] == a.metadata["raw_data"]
+        assert [f["feature_name"] for f in row["anomalous_features"]] == [
+            c for c, _ in a.top_features]
+    assert [r["anomaly_score"] for r in rows] == sorted(
+        (a.peak_score for a in records), reverse=True)
+    table = records.to_frame()
+    assert len(table) == len(records) and set(table["anomaly_type"]) == {"row"}
+    assert json.loads(records.to_json())[0]["metadata"]["raw_data"] == (
+        records[0].metadata["raw_data"])
+
+
+def test_detect_with_a_date_index(if_detector, frame):
+    df = frame.set_index(pd.date_range("2024-03-01", periods=len(frame), freq="D"))
+    records = if_detector.detect(df)
+    label = pd.Timestamp("2024-03-06")  # the sixth row holds the 50 000
+    assert label in [a.start for a in records]
+    assert [a.start for a in records.filter(start=label, end="2024-03-06")] == [label]
+    assert if_detector.detect_anomalies(df)[0]["row_index"] == "2024-03-06T00:00:00"
+    assert if_detector.detect(df.iloc[:0]) == [] and isinstance(
+        if_detector.detect(df.iloc[:0]), AnomalyList)
+
+
+def test_a_row_without_blame_gets_equal_shares(if_detector, frame):
+    det = copy.copy(if_detector)
+    det.threshold_ = -np.inf  # every row is flagged
+    median_row = frame.iloc[[0]].assign(amount=frame["amount"].median(),
+                                        age=frame["age"].median())
+    X = det.preprocessor_.transform(coerce_frame(median_row, det.column_types_))
+    blame = det.preprocessor_.blame(X)[0]
+    record = det.detect(median_row)[0]
+    if blame.sum() == 0:
+        assert {s for _, s in record.top_features} == {1 / len(det.column_types_)}
+    else:
+        assert sum(s for _, s in record.top_features) <= 1 + 1e-12
+    assert record.severity == "critical" and record.metadata["score_ratio"] is None
+
+
+def test_fit_detect_is_fit_then_detect(frame):
+    det = TabularAnomalyDetector(**FOREST)
+    records = det.fit_detect(frame)
+    assert records == det.detect(frame) and len(records) == det.labels_.sum()
+    again = TabularAnomalyDetector(**FOREST).fit(frame)
+    assert again.model_id_ == det.model_id_ and again.detect(frame) == records
+
+
+def test_model_id_changes_with_the_fitted_state(frame):
+    a = TabularAnomalyDetector(**FOREST).fit(frame)
+    b = TabularAnomalyDetector(**{**FOREST, "random_state": 1}).fit(frame)
+    c = TabularAnomalyDetector(**{**FOREST, "threshold_percentile": 90}).fit(frame)
+    assert len({a.model_id_, b.model_id_, c.model_id_}) == 3
+
+
+def test_format_2_save_loads_without_training_scores(tmp_path, if_detector, frame):
+    det = if_detector
+    det.save(tmp_path)
+    assert (tmp_path / "training_scores.npy").is_file()
+    config = json.loads((tmp_path / "detector.json").read_text())
+    # What format 2 wrote: no training scores, no model id, no training
+    # settings among the parameters.
+    config["format"] = "fusionlab.tabular.TabularAnomalyDetector/2"
+    del config["model_id_"]
+    for key in ("epochs", "batch_size", "validation_split"):
+        del config["params"][key]
+    (tmp_path / "detector.json").write_text(json.dumps(config))
+    (tmp_path / "training_scores.npy").unlink()
+    old = TabularAnomalyDetector.load(tmp_path)
+    assert old.training_scores_ is None and old.labels_ is None
+    assert old.model_id_ == det.model_id_  # recomputed from the fitted state
+    np.testing.assert_array_equal(old.predict(frame), det.predict(frame))
+    assert old.detect_anomalies(frame) == det.detect_anomalies(frame)
+    # Severities are measured from 0 without the training scores.
+    for a in old.detect(frame):
+        assert a.metadata["score_ratio"] == pytest.approx(a.peak_score / old.threshold_)
+
+
+def test_a_save_missing_its_training_scores_is_refused(tmp_path, if_detector):
+    if_detector.save(tmp_path)
+    (tmp_path / "training_scores.npy").unlink()
+    with pytest.raises(ValueError, match="training_scores.npy is missing"):
+        TabularAnomalyDetector.load(tmp_path)
+    np.save(tmp_path / "training_scores.npy", np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="1-D float array"):
+        TabularAnomalyDetector.load(tmp_path)
+
+
+def test_isolation_forest_contract_does_not_import_keras():
+    code = (
+        "import sys, numpy as np, pandas as pd\n"
+        "from fusionlab.tabular import TabularAnomalyDetector\n"
+        "df = pd.DataFrame({'x': np.random.default_rng(0).normal(size=50)})\n"
+        "det = TabularAnomalyDetector(method='isolation_forest', n_estimators=5,"
+        " random_state=0)\n"
+        "det.fit_detect(df).to_frame(); det.predict(df)\n"
+        "assert 'keras' not in sys.modules, 'keras was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 # -- bad input -----------------------------------------------------------------------
@@ -706,6 +921,21 @@ def test_empty_model_directory_is_trained_into(tmp_path, frame):
     assert (model / "detector.json").is_file() and anomalies[0]["row_index"] == 5
     again, _ = detect_anomalies_in_excel(frame, model_path=model, train_if_needed=False)
     assert again == anomalies
+
+
+def test_detect_anomalies_in_excel_keywords(frame):
+    anomalies, det = detect_anomalies_in_excel(df=frame, **FOREST)
+    assert anomalies[0]["row_index"] == 5
+    old, _ = detect_anomalies_in_excel(df_or_path=frame, **FOREST)
+    positional, _ = detect_anomalies_in_excel(frame, None, True, **FOREST)
+    assert old == positional == anomalies
+    with pytest.raises(TypeError, match="not both"):
+        detect_anomalies_in_excel(frame, df_or_path=frame)
+    with pytest.raises(TypeError, match="pass `df`"):
+        detect_anomalies_in_excel(**FOREST)
+    _, det = detect_anomalies_in_excel(df=frame, epochs=4, batch_size=16, **SMALL)
+    assert det.get_params()["epochs"] == 4 and det.batch_size == 16
+    assert len(det.history_["loss"]) == 4
 
 
 def test_dataframe_input_with_autoencoder(frame):

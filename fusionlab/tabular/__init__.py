@@ -5,7 +5,9 @@ Modules:
 - :mod:`~fusionlab.tabular.column_typing`: automatic column typing;
 - :mod:`~fusionlab.tabular.preprocessing`: imputation, encoding, scaling;
 - :mod:`~fusionlab.tabular.autoencoder`: the dense Keras autoencoder;
-- :mod:`~fusionlab.tabular.detector`: :class:`TabularAnomalyDetector`;
+- :mod:`~fusionlab.tabular.detector`: :class:`TabularAnomalyDetector`, which
+  follows the detector contract of :mod:`fusionlab.detection.base`
+  (``fit``, ``score_samples``, ``predict``, ``detect``);
 - :mod:`~fusionlab.tabular.excel`: reading files, one-call detection.
 
 :class:`TabularAutoencoder` is imported lazily, so that the isolation-forest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import hashlib
 import json
 import numbers
 import warnings
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import NotFittedError
 
@@ -22,6 +22,9 @@ from .._validation import (
     check_positive_int,
     check_rate,
 )
+from ..detection.base import BaseDetector
+from ..detection.records import Anomaly, AnomalyList
+from ..vocabulary import ROW_ANOMALY_TYPE, exceeds, severity_from_ratio
 from .column_typing import check_frame, coerce_frame, infer_column_types
 from .forest_encoding import ForestPreprocessor
 from .preprocessing import TabularPreprocessor
@@ -30,15 +33,18 @@ __all__ = ["TabularAnomalyDetector", "to_json_value"]
 
 METHODS = ("autoencoder", "isolation_forest")
 _MIN_TRAIN_ROWS = 10
-_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/2"
-# Version 1 differed only in the isolation forest's encoding: its autoencoder
-# directories still load.
+_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/3"
+# Version 2 held no training scores (they load as None). Version 1 differed
+# from 2 only in the isolation forest's encoding: its autoencoder directories
+# still load.
+_V2_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/2"
 _OLD_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/1"
 #: Most training rows each isolation tree is grown on (``max_samples``).
 FOREST_MAX_SAMPLES = 16384
 _CONFIG_FILE = "detector.json"
 _KERAS_FILE = "autoencoder.keras"
 _FOREST_FILE = "isolation_forest.joblib"
+_SCORES_FILE = "training_scores.npy"
 
 
 def to_json_value(value):
@@ -80,8 +86,27 @@ def _import_autoencoder():
     return TabularAutoencoder
 
 
-class TabularAnomalyDetector(BaseEstimator):
+def _index_label(label):
+    """An index label as a plain Python value where it is a NumPy number."""
+    # Timestamps stay timestamps (AnomalyList.filter compares them); only
+    # NumPy numbers are unwrapped (np.datetime64.item() would give an int).
+    if isinstance(label, np.number | np.bool_):
+        return label.item()
+    return label
+
+
+class TabularAnomalyDetector(BaseDetector):
     """Find anomalous rows of a table and the columns that make them so.
+
+    It follows fusionlab's detector contract
+    (:class:`~fusionlab.detection.base.BaseDetector`): :meth:`fit` learns
+    from a DataFrame and returns the detector, :meth:`score_samples` gives
+    one score per row (**higher means more anomalous**), :meth:`predict`
+    flags the rows whose score is strictly above ``threshold_``, and
+    :meth:`detect` lists them as :class:`~fusionlab.detection.Anomaly`
+    records (type ``'row'``) in an :class:`~fusionlab.detection.AnomalyList`.
+    :meth:`detect_anomalies` gives the same rows as plain, JSON-ready
+    dictionaries, most anomalous first.
 
     Columns are typed automatically (see
     :func:`~fusionlab.tabular.column_typing.infer_column_types`: numeric,
@@ -115,10 +140,15 @@ class TabularAnomalyDetector(BaseEstimator):
     and half the mismatch of each pair it belongs to, divided by their sum
     over the columns (see :mod:`fusionlab.tabular.forest_encoding`). The
     isolation forest is also used, with a warning, when Keras cannot be
-    imported.
+    imported (and Keras is imported only by the autoencoder).
 
     Rows whose score is above ``threshold_``, the ``threshold_percentile``
-    percentile of the training scores, are reported as anomalies.
+    percentile of the training scores, are anomalies (``score > threshold_``,
+    strictly: :func:`fusionlab.vocabulary.exceeds`).
+
+    The constructor only stores its arguments; they are all checked by
+    :meth:`fit` (and :meth:`train`), before any training work, so that
+    :meth:`set_params` cannot bypass a check.
 
     Parameters
     ----------
@@ -144,6 +174,13 @@ class TabularAnomalyDetector(BaseEstimator):
         currency from its country) rather than to copy it.
     learning_rate : float, default=1e-3
         Adam learning rate of the autoencoder.
+    epochs : int, default=50
+        Autoencoder training epochs (ignored by the isolation forest).
+    batch_size : int, default=32
+        Autoencoder batch size.
+    validation_split : float, default=0.2
+        Share of the (shuffled) rows the autoencoder holds out to report
+        ``val_loss`` in ``history_``; the threshold uses all rows.
     n_estimators : int, default=200
         Trees of the isolation forest.
     max_categories : int, default=50
@@ -159,7 +196,8 @@ class TabularAnomalyDetector(BaseEstimator):
         ``"numeric"``, ``"categorical"``, ``"boolean"``, ``"datetime"`` or
         ``"exclude"``.
     top_features : int, default=3
-        Columns listed in ``anomalous_features`` of each anomaly.
+        Columns listed in ``top_features`` of each :class:`Anomaly` and in
+        ``anomalous_features`` of each anomaly.
     verbose : int, default=0
         Keras training verbosity.
 
@@ -186,6 +224,15 @@ class TabularAnomalyDetector(BaseEstimator):
         The fitted model.
     threshold_ : float
         Score above which a row is anomalous.
+    training_scores_ : numpy.ndarray of shape (n_rows,) or None
+        Scores of the training rows (None for a detector loaded from a save
+        older than format 3, which did not store them).
+    labels_ : numpy.ndarray of shape (n_rows,) or None
+        Their 0/1 flags, ``training_scores_ > threshold_`` (None likewise).
+    model_id_ : str
+        The method and a short hash of the fitted state (preprocessing,
+        model weights or trees, threshold), written into every
+        :class:`Anomaly`.
     history_ : dict
         Keras training history (Huber loss per epoch); empty for the forest.
     feature_error_scale_ : numpy.ndarray or None
@@ -215,6 +262,11 @@ class TabularAnomalyDetector(BaseEstimator):
     >>> df.loc[7, "amount"] = 10_000
     >>> det = TabularAnomalyDetector(method="isolation_forest", random_state=0)
     >>> det = det.fit(df)
+    >>> det.score_samples(df).shape, int(det.predict(df).sum()) == int(det.labels_.sum())
+    ((200,), True)
+    >>> first = det.detect(df).filter(min_severity="high")[0]
+    >>> first.start, first.anomaly_type, first.top_features[0][0]
+    (7, 'row', 'amount')
     >>> top = det.detect_anomalies(df)[0]
     >>> top["row_index"], top["anomalous_features"][0]["feature_name"]
     (7, 'amount')
@@ -222,34 +274,11 @@ class TabularAnomalyDetector(BaseEstimator):
 
     def __init__(self, encoding_dim=8, hidden_units=(64, 32), threshold_percentile=95,
                  method="autoencoder", random_state=None, *, activation="tanh",
-                 input_dropout=0.2, learning_rate=1e-3, n_estimators=200, max_categories=50, clip=20.0,
+                 input_dropout=0.2, learning_rate=1e-3, epochs=50, batch_size=32,
+                 validation_split=0.2, n_estimators=200, max_categories=50, clip=20.0,
                  column_types=None, top_features=3, verbose=0):
-        # Arguments are checked here so that a bad one fails at once, and
-        # stored unchanged so that scikit-learn's get_params/clone work.
-        check_positive_int(encoding_dim, "encoding_dim")
-        if isinstance(hidden_units, int | str) or hidden_units is None:
-            raise TypeError("`hidden_units` must be a sequence of positive integers "
-                            f"such as (64, 32); received {hidden_units!r}.")
-        for i, units in enumerate(hidden_units):
-            check_positive_int(units, f"hidden_units[{i}]")
-        check_rate(threshold_percentile, "threshold_percentile", low=0.0, high=100.0)
-        check_option(method, "method", METHODS)
-        check_non_negative_int(random_state, "random_state", allow_none=True)
-        if not isinstance(activation, str):
-            raise TypeError(f"`activation` must be a Keras activation name; "
-                            f"received {activation!r}.")
-        check_rate(input_dropout, "input_dropout", include_high=False)
-        check_rate(learning_rate, "learning_rate", low=0.0, high=10.0)
-        if learning_rate == 0:
-            raise ValueError("`learning_rate` must be > 0; received 0.")
-        check_positive_int(n_estimators, "n_estimators")
-        check_positive_int(max_categories, "max_categories")
-        check_rate(clip, "clip", low=1.0, high=1e6)
-        if column_types is not None and not isinstance(column_types, Mapping):
-            raise TypeError("`column_types` must be a dict {column: type} or None; "
-                            f"received {type(column_types).__name__}.")
-        check_positive_int(top_features, "top_features")
-        check_non_negative_int(verbose, "verbose")
+        # Only stored, unchanged, so that get_params/set_params/clone work;
+        # `fit` checks them all.
         self.encoding_dim = encoding_dim
         self.hidden_units = hidden_units
         self.threshold_percentile = threshold_percentile
@@ -258,6 +287,9 @@ class TabularAnomalyDetector(BaseEstimator):
         self.activation = activation
         self.input_dropout = input_dropout
         self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_split = validation_split
         self.n_estimators = n_estimators
         self.max_categories = max_categories
         self.clip = clip
@@ -265,30 +297,98 @@ class TabularAnomalyDetector(BaseEstimator):
         self.top_features = top_features
         self.verbose = verbose
 
+    # -- checks -------------------------------------------------------------
+    def _check_params(self, epochs=None, batch_size=None, validation_split=None):
+        """Check every parameter; return the training settings of this call.
+
+        ``epochs``, ``batch_size`` and ``validation_split`` given to
+        :meth:`train` override the parameters of the same name for that call
+        (the parameters are checked either way).
+        """
+        check_positive_int(self.encoding_dim, "encoding_dim")
+        hidden_units = self.hidden_units
+        if isinstance(hidden_units, int | str) or hidden_units is None:
+            raise TypeError("`hidden_units` must be a sequence of positive integers "
+                            f"such as (64, 32); received {hidden_units!r}.")
+        for i, units in enumerate(hidden_units):
+            check_positive_int(units, f"hidden_units[{i}]")
+        check_rate(self.threshold_percentile, "threshold_percentile", low=0.0, high=100.0)
+        method = check_option(self.method, "method", METHODS)
+        check_non_negative_int(self.random_state, "random_state", allow_none=True)
+        if not isinstance(self.activation, str):
+            raise TypeError(f"`activation` must be a Keras activation name; "
+                            f"received {self.activation!r}.")
+        check_rate(self.input_dropout, "input_dropout", include_high=False)
+        check_rate(self.learning_rate, "learning_rate", low=0.0, high=10.0)
+        if self.learning_rate == 0:
+            raise ValueError("`learning_rate` must be > 0; received 0.")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_rate(self.validation_split, "validation_split", include_high=False)
+        check_positive_int(self.n_estimators, "n_estimators")
+        check_positive_int(self.max_categories, "max_categories")
+        check_rate(self.clip, "clip", low=1.0, high=1e6)
+        if self.column_types is not None and not isinstance(self.column_types, Mapping):
+            raise TypeError("`column_types` must be a dict {column: type} or None; "
+                            f"received {type(self.column_types).__name__}.")
+        check_positive_int(self.top_features, "top_features")
+        check_non_negative_int(self.verbose, "verbose")
+        return method, {
+            "epochs": check_positive_int(
+                self.epochs if epochs is None else epochs, "epochs"),
+            "batch_size": check_positive_int(
+                self.batch_size if batch_size is None else batch_size, "batch_size"),
+            "validation_split": check_rate(
+                self.validation_split if validation_split is None else validation_split,
+                "validation_split", include_high=False),
+        }
+
     # -- training -----------------------------------------------------------
-    def train(self, df, epochs=50, batch_size=32, validation_split=0.2):
+    def fit(self, df, y=None):
         """Learn the column typing, the preprocessing, the model and the threshold.
 
         Parameters
         ----------
         df : pandas.DataFrame
             Training rows (mostly normal), at least 10.
-        epochs : int, default=50
-            Autoencoder epochs (ignored by the isolation forest).
-        batch_size : int, default=32
-            Autoencoder batch size.
-        validation_split : float, default=0.2
-            Share of the (shuffled) rows the autoencoder holds out to report
-            ``val_loss`` in ``history_``; the threshold uses all rows.
+        y : ignored
+            Unsupervised; present for scikit-learn's ``fit(X, y)``.
+
+        Returns
+        -------
+        self : TabularAnomalyDetector
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a bad parameter (before any training work) or bad data.
+        """
+        return self.train(df)
+
+    def train(self, df, epochs=None, batch_size=None, validation_split=None):
+        """:meth:`fit`, with the autoencoder's training settings given for this call.
+
+        A value given here is used for this call only: the parameters
+        (:meth:`get_params`) are not changed.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Training rows (mostly normal), at least 10.
+        epochs : int, optional
+            Autoencoder epochs (ignored by the isolation forest); default:
+            the ``epochs`` parameter.
+        batch_size : int, optional
+            Autoencoder batch size; default: the ``batch_size`` parameter.
+        validation_split : float, optional
+            Share of the rows held out to report ``val_loss``; default: the
+            ``validation_split`` parameter.
 
         Returns
         -------
         self : TabularAnomalyDetector
         """
-        epochs = check_positive_int(epochs, "epochs")
-        batch_size = check_positive_int(batch_size, "batch_size")
-        validation_split = check_rate(validation_split, "validation_split",
-                                      include_high=False)
+        method, settings = self._check_params(epochs, batch_size, validation_split)
         df = check_frame(df)
         if len(df) < _MIN_TRAIN_ROWS:
             raise ValueError(
@@ -304,7 +404,6 @@ class TabularAnomalyDetector(BaseEstimator):
         # naming it, rather than later in the preprocessing or in `save`.
         frame = coerce_frame(df, types, name="df", require_values=True)
 
-        method = self.method.lower()
         if method == "autoencoder":
             try:
                 autoencoder_cls = _import_autoencoder()
@@ -319,8 +418,7 @@ class TabularAnomalyDetector(BaseEstimator):
             preprocessor = TabularPreprocessor(
                 types, max_categories=self.max_categories, clip=float(self.clip)).fit(frame)
             X = preprocessor.transform(frame)
-            self.model_ = self._train_autoencoder(
-                autoencoder_cls, X, epochs, batch_size, validation_split)
+            self.model_ = self._train_autoencoder(autoencoder_cls, X, **settings)
         else:
             preprocessor = ForestPreprocessor(types, clip=float(self.clip)).fit(frame)
             X = preprocessor.transform(frame)
@@ -340,12 +438,10 @@ class TabularAnomalyDetector(BaseEstimator):
         self.preprocessor_ = preprocessor
         self.encoded_feature_names_ = list(preprocessor.feature_names_out_)
         scores, _ = self._score_matrix(X)
-        self.threshold_ = float(np.percentile(scores, float(self.threshold_percentile)))
+        self._set_training_scores(
+            scores, np.percentile(scores, float(self.threshold_percentile)))
+        self.model_id_ = self._compute_model_id()
         return self
-
-    def fit(self, df, y=None, **train_kwargs):
-        """Alias of :meth:`train` (``y`` is ignored); returns ``self``."""
-        return self.train(df, **train_kwargs)
 
     def _train_autoencoder(self, autoencoder_cls, X, epochs, batch_size, validation_split):
         import keras
@@ -386,12 +482,30 @@ class TabularAnomalyDetector(BaseEstimator):
         return np.asarray(self.model_.predict(X.astype("float32"), batch_size=1024,
                                               verbose=0), dtype="float64")
 
+    def _compute_model_id(self):
+        """``method_`` and a short hash of what the scores depend on."""
+        digest = hashlib.sha1()
+        digest.update(json.dumps(self.preprocessor_.to_dict(), sort_keys=True,
+                                 default=str).encode())
+        digest.update(repr(float(self.threshold_)).encode())
+        if self.method_ == "autoencoder":
+            arrays = list(self.model_.get_weights()) + [self.feature_error_scale_]
+        else:
+            arrays = [np.asarray(self.model_.max_samples_)]
+            for tree in self.model_.estimators_:
+                t = tree.tree_
+                arrays += [t.feature, t.threshold, t.children_left, t.children_right,
+                           t.n_node_samples]
+        for array in arrays:
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return f"{self.method_}-{digest.hexdigest()[:12]}"
+
     # -- scoring --------------------------------------------------------------
     def _check_fitted(self):
         if not hasattr(self, "threshold_"):
             raise NotFittedError(
                 "This TabularAnomalyDetector is not trained yet: call "
-                "`train(df)` (or `fit(df)`) first, or load a saved one with "
+                "`fit(df)` (or `train(df)`) first, or load a saved one with "
                 "`TabularAnomalyDetector.load(directory)`."
             )
 
@@ -442,8 +556,32 @@ class TabularAnomalyDetector(BaseEstimator):
         self._check_fitted()
         return check_frame(df, allow_empty=True)
 
+    def _scores(self, df):
+        """Scores of the rows of an already checked frame."""
+        if len(df) == 0:
+            return np.empty(0, dtype="float64")
+        scores, _ = self._score_matrix(self._encode(df))
+        return scores
+
+    def score_samples(self, df) -> np.ndarray:
+        """Return one anomaly score per row: higher means more anomalous.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Rows to score; an empty frame gives an empty array.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_rows,)
+            The autoencoder's mean normalised squared reconstruction error,
+            or the isolation forest's anomaly score (see the class
+            description). :meth:`score` gives them as a Series.
+        """
+        return self._scores(self._prepare(df))
+
     def score(self, df) -> pd.Series:
-        """Return one anomaly score per row (higher = more anomalous).
+        """Return :meth:`score_samples` as a Series named ``"anomaly_score"``.
 
         Parameters
         ----------
@@ -456,21 +594,107 @@ class TabularAnomalyDetector(BaseEstimator):
             Named ``"anomaly_score"``, with the index of ``df``.
         """
         df = self._prepare(df)
+        return pd.Series(self._scores(df), index=df.index, dtype="float64",
+                         name="anomaly_score")
+
+    def _severity_reference(self):
+        """The typical training score that severities are measured from."""
+        if self.training_scores_ is None:  # loaded from a format-2 save
+            return 0.0
+        return float(np.median(self.training_scores_))
+
+    def detect(self, df) -> AnomalyList:
+        """List the anomalous rows of ``df`` as :class:`~fusionlab.detection.Anomaly` records.
+
+        One record per row whose score is above ``threshold_``, in row order:
+
+        - ``start`` = ``end``: the row's index label; ``start_index`` =
+          ``end_index``: its position in ``df``;
+        - ``peak_score`` = ``mean_score``: its score;
+        - ``anomaly_type``: ``'row'``;
+        - ``top_features``: the ``top_features`` columns most to blame, each
+          with its share of the row's blame (the shares of all used columns
+          sum to 1; equal shares when the row has no blame at all);
+        - ``severity``: from ``score_ratio = (score - m) / (threshold_ - m)``,
+          where ``m`` is the median training score, through
+          :func:`~fusionlab.vocabulary.severity_from_ratio` (``'low'`` below
+          1.5, ``'medium'`` below 2.5, ``'high'`` below 4, else
+          ``'critical'``): how many times further above the typical row the
+          row lies than the threshold does. Measuring from the median, not
+          from 0, lets the severity mean something for both methods: the
+          isolation forest's scores all lie near 0.5, so their plain ratio
+          to the threshold is about 1 for every row. The forest's scores
+          are bounded (below 1), so its ratios seldom reach 4: a gross
+          outlier is typically ``'high'`` there, ``'critical'`` for the
+          autoencoder, whose errors are unbounded. ``'critical'``
+          (``score_ratio`` None) when ``threshold_`` is not above ``m``;
+          ``m`` is 0 for a detector loaded from a save without training
+          scores;
+        - ``model_id``: ``model_id_``;
+        - ``metadata``: ``threshold``, ``score_ratio``, ``anomalous_features``
+          and ``raw_data`` (as in :meth:`detect_anomalies`).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Rows to examine; an empty frame gives an empty list.
+
+        Returns
+        -------
+        AnomalyList
+            ``.to_frame()``, ``.filter(min_severity=...)``, ``.to_json()``...
+        """
+        df = self._prepare(df)
+        anomalies = AnomalyList()
         if len(df) == 0:
-            return pd.Series([], index=df.index, dtype="float64", name="anomaly_score")
-        scores, _ = self._score_matrix(self._encode(df))
-        return pd.Series(scores, index=df.index, name="anomaly_score")
-
-    def decision_function(self, df) -> np.ndarray:
-        """Return :meth:`score` as a NumPy array (higher = more anomalous)."""
-        return self.score(df).to_numpy()
-
-    def predict(self, df) -> np.ndarray:
-        """Return 1 for rows scored above ``threshold_`` and 0 otherwise."""
-        return (self.decision_function(df) > self.threshold_).astype(int)
+            return anomalies
+        scores, errors = self._score_matrix(self._encode(df))
+        col_errors, columns = self._column_errors(errors)
+        reference = self._severity_reference()
+        excess = self.threshold_ - reference
+        k = min(self.top_features, len(columns))
+        for pos in np.flatnonzero(exceeds(scores, self.threshold_)):
+            row = df.iloc[pos]
+            blame = col_errors[pos]
+            total = blame.sum()
+            shares = blame / total if total > 0 else np.full(len(columns), 1.0 / len(columns))
+            top = np.argsort(-blame, kind="stable")[:k]
+            score = float(scores[pos])
+            ratio = (score - reference) / excess if excess > 0 else np.inf
+            label = _index_label(df.index[pos])
+            anomalies.append(Anomaly(
+                start=label,
+                end=label,
+                start_index=int(pos),
+                end_index=int(pos),
+                peak_score=score,
+                mean_score=score,
+                severity=severity_from_ratio(ratio),
+                anomaly_type=ROW_ANOMALY_TYPE,
+                top_features=tuple((columns[j], float(shares[j])) for j in top),
+                model_id=self.model_id_,
+                metadata={
+                    "threshold": self.threshold_,
+                    # None rather than inf, which JSON cannot hold
+                    "score_ratio": float(ratio) if np.isfinite(ratio) else None,
+                    "anomalous_features": [
+                        {
+                            "feature_name": columns[j],
+                            "actual_value": (to_json_value(row[columns[j]])
+                                             if columns[j] in df.columns else None),
+                            "reconstruction_error": float(col_errors[pos, j]),
+                        }
+                        for j in top
+                    ],
+                    "raw_data": {str(c): to_json_value(v) for c, v in row.items()},
+                },
+            ))
+        return anomalies
 
     def detect_anomalies(self, df) -> list:
         """List the rows scored above ``threshold_``, most anomalous first.
+
+        The rows of :meth:`detect`, as plain dictionaries.
 
         Returns
         -------
@@ -490,35 +714,18 @@ class TabularAnomalyDetector(BaseEstimator):
             summing to 1 over the columns) of the row's deviations: absolute
             robust z-scores, rarities and pair mismatches (isolation forest;
             see :mod:`fusionlab.tabular.forest_encoding`). Missing values are
-            ``None``.
+            ``None``. Rows of equal score keep their order in ``df``.
         """
-        df = self._prepare(df)
-        if len(df) == 0:
-            return []
-        scores, errors = self._score_matrix(self._encode(df))
-        col_errors, columns = self._column_errors(errors)
-        flagged = np.flatnonzero(scores > self.threshold_)
-        flagged = flagged[np.argsort(-scores[flagged], kind="stable")]
-        k = min(self.top_features, len(columns))
-        anomalies = []
-        for pos in flagged:
-            row = df.iloc[pos]
-            top = np.argsort(-col_errors[pos], kind="stable")[:k]
-            anomalies.append({
-                "row_index": to_json_value(df.index[pos]),
-                "anomaly_score": float(scores[pos]),
-                "anomalous_features": [
-                    {
-                        "feature_name": columns[j],
-                        "actual_value": (to_json_value(row[columns[j]])
-                                         if columns[j] in df.columns else None),
-                        "reconstruction_error": float(col_errors[pos, j]),
-                    }
-                    for j in top
-                ],
-                "raw_data": {str(c): to_json_value(v) for c, v in row.items()},
-            })
-        return anomalies
+        rows = sorted(self.detect(df), key=lambda a: -a.peak_score)  # stable
+        return [
+            {
+                "row_index": to_json_value(a.start),
+                "anomaly_score": a.peak_score,
+                "anomalous_features": a.metadata["anomalous_features"],
+                "raw_data": a.metadata["raw_data"],
+            }
+            for a in rows
+        ]
 
     # -- persistence ----------------------------------------------------------
     def save(self, directory):
@@ -526,12 +733,13 @@ class TabularAnomalyDetector(BaseEstimator):
 
         Writes ``detector.json`` (parameters, column typing, the fitted
         preprocessing statistics, categories and, for the isolation forest,
-        the training counts of values and pairs; threshold) and either
-        ``autoencoder.keras`` or ``isolation_forest.joblib``. The isolation
-        forest's trees have no stable public text format, so they are saved
-        with joblib (pickle): load such a directory only if you trust it.
-        ``detector.json`` is written last, so a directory holding it holds a
-        complete save.
+        the training counts of values and pairs; threshold, model id),
+        ``training_scores.npy`` (a plain NumPy array, read back without
+        pickle) and either ``autoencoder.keras`` or
+        ``isolation_forest.joblib``. The isolation forest's trees have no
+        stable public text format, so they are saved with joblib (pickle):
+        load such a directory only if you trust it. ``detector.json`` is
+        written last, so a directory holding it holds a complete save.
 
         Returns
         -------
@@ -553,6 +761,7 @@ class TabularAnomalyDetector(BaseEstimator):
             "params": params,
             "method_": self.method_,
             "threshold_": self.threshold_,
+            "model_id_": self.model_id_,
             "feature_names_in_": self.feature_names_in_,
             "column_types_": self.column_types_,
             "excluded_columns_": self.excluded_columns_,
@@ -568,20 +777,28 @@ class TabularAnomalyDetector(BaseEstimator):
         path.mkdir(parents=True, exist_ok=True)
         # detector.json is written last and its presence marks a complete
         # save (detect_anomalies_in_excel relies on it): remove an older one
-        # first, so an interrupted save never pairs it with a new model file.
+        # first, so an interrupted save never pairs it with new model files.
         (path / _CONFIG_FILE).unlink(missing_ok=True)
+        (path / _SCORES_FILE).unlink(missing_ok=True)
         if self.method_ == "autoencoder":
             self.model_.save(path / _KERAS_FILE)
         else:
             import joblib
 
             joblib.dump(self.model_, path / _FOREST_FILE)
+        if self.training_scores_ is not None:
+            np.save(path / _SCORES_FILE, self.training_scores_, allow_pickle=False)
         (path / _CONFIG_FILE).write_text(text)
         return path
 
     @classmethod
     def load(cls, directory):
         """Load a detector written by :meth:`save`.
+
+        A save of an older format (before ``training_scores.npy``) loads
+        with ``training_scores_`` and ``labels_`` None: the training rows
+        are not stored, so they cannot be recomputed; severities are then
+        measured from 0 (see :meth:`detect`).
 
         Raises
         ------
@@ -600,8 +817,8 @@ class TabularAnomalyDetector(BaseEstimator):
             config = json.loads(config_file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{config_file} is not valid JSON: {exc}") from exc
-        if not isinstance(config, dict) or config.get("format") not in (_FORMAT,
-                                                                        _OLD_FORMAT):
+        if not isinstance(config, dict) or config.get("format") not in (
+                _FORMAT, _V2_FORMAT, _OLD_FORMAT):
             raise ValueError(f"{config_file} is not a saved TabularAnomalyDetector "
                              f"(expected format {_FORMAT!r}).")
         if config["format"] == _OLD_FORMAT and config.get("method_") != "autoencoder":
@@ -612,7 +829,7 @@ class TabularAnomalyDetector(BaseEstimator):
         params["hidden_units"] = tuple(params["hidden_units"])
         self = cls(**params)
         self.method_ = config["method_"]
-        self.threshold_ = float(config["threshold_"])
+        threshold = float(config["threshold_"])
         self.feature_names_in_ = list(config["feature_names_in_"])
         self.n_features_in_ = len(self.feature_names_in_)
         self.column_types_ = dict(config["column_types_"])
@@ -635,4 +852,27 @@ class TabularAnomalyDetector(BaseEstimator):
             import joblib
 
             self.model_ = joblib.load(path / _FOREST_FILE)
+        if config["format"] == _FORMAT:
+            scores = cls._load_scores(path / _SCORES_FILE)
+            self._set_training_scores(scores, threshold)
+            self.model_id_ = str(config["model_id_"])
+        else:
+            self.threshold_ = threshold
+            self.training_scores_ = None
+            self.labels_ = None
+            self.model_id_ = self._compute_model_id()
         return self
+
+    @staticmethod
+    def _load_scores(file):
+        if not file.is_file():
+            raise ValueError(f"{file} is missing: the save is incomplete.")
+        try:
+            # allow_pickle=False: a plain array of numbers, never an object.
+            scores = np.load(file, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{file} is not a plain array of training scores: {exc}") from exc
+        if scores.ndim != 1 or scores.dtype.kind != "f":
+            raise ValueError(f"{file} must hold a 1-D float array; received shape "
+                             f"{scores.shape} of dtype {scores.dtype}.")
+        return scores

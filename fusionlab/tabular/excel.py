@@ -150,18 +150,18 @@ def read_table(path, sheet_name=0) -> pd.DataFrame:
 
 
 _INIT_PARAMS = set(inspect.signature(TabularAnomalyDetector.__init__).parameters) - {"self"}
-_TRAIN_PARAMS = set(inspect.signature(TabularAnomalyDetector.train).parameters) - {"self", "df"}
 
 
-def detect_anomalies_in_excel(df_or_path, model_path=None, train_if_needed=True,
-                              sheet_name=0, **train_kwargs):
+def detect_anomalies_in_excel(df=None, model_path=None, train_if_needed=True,
+                              sheet_name=0, **detector_params):
     """Find anomalous rows of a spreadsheet (or DataFrame) in one call.
 
     Parameters
     ----------
-    df_or_path : pandas.DataFrame, str or os.PathLike
+    df : pandas.DataFrame, str or os.PathLike
         The data, or an ``.xlsx``/``.xlsm``/``.csv`` file (see
-        :func:`read_table`).
+        :func:`read_table`); required. Also accepted under its former name,
+        ``df_or_path``.
     model_path : str or os.PathLike, optional
         Directory of a saved detector. If it holds one (its
         ``detector.json``), the detector is loaded from it (and not
@@ -172,16 +172,18 @@ def detect_anomalies_in_excel(df_or_path, model_path=None, train_if_needed=True,
         no detector at ``model_path``, a :class:`FileNotFoundError` is raised.
     sheet_name : str or int, default=0
         Sheet of a workbook to read.
-    **train_kwargs
-        Arguments of :class:`TabularAnomalyDetector` (``method``,
-        ``random_state``...) and of its :meth:`~TabularAnomalyDetector.train`
-        (``epochs``, ``batch_size``, ``validation_split``). They are ignored,
-        with a warning, when a saved detector is loaded.
+    **detector_params
+        Parameters of :class:`TabularAnomalyDetector` (``method``,
+        ``random_state``, and the training settings ``epochs``,
+        ``batch_size``, ``validation_split``...). They are ignored, with a
+        warning, when a saved detector is loaded.
 
     Returns
     -------
     anomalies : list of dict
-        :meth:`TabularAnomalyDetector.detect_anomalies` of the data.
+        :meth:`TabularAnomalyDetector.detect_anomalies` of the data (call
+        ``detector.detect(df)`` for :class:`~fusionlab.detection.Anomaly`
+        records).
     detector : TabularAnomalyDetector
         The detector used.
 
@@ -192,34 +194,40 @@ def detect_anomalies_in_excel(df_or_path, model_path=None, train_if_needed=True,
     >>> rng = np.random.default_rng(1)
     >>> df = pd.DataFrame({"price": rng.normal(20, 2, 100), "qty": rng.integers(1, 5, 100)})
     >>> df.loc[3, "price"] = 9_999
-    >>> anomalies, det = detect_anomalies_in_excel(df, method="isolation_forest",
+    >>> anomalies, det = detect_anomalies_in_excel(df=df, method="isolation_forest",
     ...                                            random_state=0)
     >>> anomalies[0]["row_index"]
     3
     """
-    unknown = sorted(set(train_kwargs) - _INIT_PARAMS - _TRAIN_PARAMS)
+    # `df_or_path` was the first parameter's name: calls using it still work.
+    if "df_or_path" in detector_params:
+        if df is not None:
+            raise TypeError("Give the data once: as `df` (or positionally), or as "
+                            "its former name `df_or_path`, not both.")
+        df = detector_params.pop("df_or_path")
+    if df is None:
+        raise TypeError("detect_anomalies_in_excel() missing the data: pass `df` "
+                        "(a DataFrame or the path of an .xlsx/.xlsm/.csv file).")
+    unknown = sorted(set(detector_params) - _INIT_PARAMS)
     if unknown:
         raise TypeError(
-            f"Unexpected keyword argument(s) {unknown}; expected arguments of "
-            f"TabularAnomalyDetector ({sorted(_INIT_PARAMS)}) or of its train "
-            f"method ({sorted(_TRAIN_PARAMS)})."
+            f"Unexpected keyword argument(s) {unknown}; expected parameters of "
+            f"TabularAnomalyDetector: {sorted(_INIT_PARAMS)}."
         )
     if not isinstance(train_if_needed, bool):
         raise TypeError(f"`train_if_needed` must be True or False; received "
                         f"{train_if_needed!r}.")
-    if isinstance(df_or_path, pd.DataFrame):
-        df = df_or_path
-    else:
-        df = read_table(df_or_path, sheet_name=sheet_name)
+    if not isinstance(df, pd.DataFrame):
+        df = read_table(df, sheet_name=sheet_name)
 
     # The directory alone proves nothing (empty, or left by an interrupted
     # save): `save` writes detector.json last.
     saved = model_path is not None and (Path(model_path) / _CONFIG_FILE).is_file()
     if saved:
-        if train_kwargs:
+        if detector_params:
             warnings.warn(
                 f"A saved detector is loaded from {model_path}; the arguments "
-                f"{sorted(train_kwargs)} are ignored.", UserWarning, stacklevel=2)
+                f"{sorted(detector_params)} are ignored.", UserWarning, stacklevel=2)
         detector = TabularAnomalyDetector.load(model_path)
     elif not train_if_needed:
         if model_path is None:
@@ -233,9 +241,7 @@ def detect_anomalies_in_excel(df_or_path, model_path=None, train_if_needed=True,
             f"No trained detector to use: {where} and `train_if_needed=False`. "
             "Pass the directory of a saved detector or allow training.")
     else:
-        init = {k: v for k, v in train_kwargs.items() if k in _INIT_PARAMS}
-        fit = {k: v for k, v in train_kwargs.items() if k in _TRAIN_PARAMS}
-        detector = TabularAnomalyDetector(**init).train(df, **fit)
+        detector = TabularAnomalyDetector(**detector_params).fit(df)
         if model_path is not None:
             detector.save(model_path)
     return detector.detect_anomalies(df), detector
