@@ -30,12 +30,8 @@ def point_adjust(labels, scores, threshold=None) -> np.ndarray:
 
     Parameters
     ----------
-    labels : array-like of shape (n,)
-        0/1 ground truth with at least one anomaly.
-    scores : array-like of shape (n,)
-        Anomaly scores, or 0/1 predictions when ``threshold`` is None.
-    threshold : float or None, default=None
-        Flag ``score >= threshold``; None means ``scores`` are predictions.
+    labels, scores, threshold
+        As in :func:`~fusionlab.metrics.point_f1`.
 
     Returns
     -------

@@ -88,12 +88,8 @@ def range_precision_recall(labels, scores, threshold=None, *, alpha=0.2,
 
     Parameters
     ----------
-    labels : array-like of shape (n,)
-        0/1 ground truth with at least one anomaly.
-    scores : array-like of shape (n,)
-        Anomaly scores, or 0/1 predictions when ``threshold`` is None.
-    threshold : float or None, default=None
-        Flag ``score >= threshold``; None means ``scores`` are predictions.
+    labels, scores, threshold
+        As in :func:`~fusionlab.metrics.point_f1`.
     alpha : float in [0, 1], default=0.2
         Weight of the existence reward in recall (0.2 as in TSB-AD's
         "R-based-F1"; 0 gives a pure overlap recall). Precision uses 0.
