@@ -153,7 +153,7 @@ def test_events_of_a_slice_are_named_by_its_index_labels(fitted):
     ],
 )
 def test_event_type_is_read_without_the_points_smoothing_adds(start, end, width, expected):
-    from fusionlab.detection.detector import _core
+    from fusionlab.detection.events import core_bounds as _core
 
     segment = np.zeros(end - start + 1)
     segment[2] = 1.0  # peak at start + 2

@@ -1,13 +1,20 @@
-"""Anomalous events: grouping flagged points, severity and type rules, records."""
+"""Anomalous events: flagged runs of points become :class:`Anomaly` records.
+
+The rules: runs of flagged points merged over small gaps
+(:func:`find_segments`), severity from the peak score over the threshold
+(:func:`~fusionlab.vocabulary.severity_from_ratio`), type from the values
+(:func:`classify_segment`) read without the points the score smoothing adds
+at the edges (:func:`core_bounds`). :func:`build_events` applies them all.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 import numpy as np
+import pandas as pd
 
 from .._runs import flag_runs
+from ..vocabulary import ANOMALY_TYPES, SEVERITIES, severity_from_ratio
+from .records import Anomaly, AnomalyList
 
 __all__ = [
     "Anomaly",
@@ -17,14 +24,9 @@ __all__ = [
     "find_segments",
     "severity_from_ratio",
     "classify_segment",
+    "core_bounds",
+    "build_events",
 ]
-
-#: Severity levels, from least to most severe.
-SEVERITIES = ("low", "medium", "high", "critical")
-#: Upper bounds (exclusive) of ``peak_score / threshold`` for low, medium, high.
-SEVERITY_BANDS = (1.5, 2.5, 4.0)
-#: Types returned by :func:`classify_segment`.
-ANOMALY_TYPES = ("spike", "level_shift", "trend", "variance", "pattern")
 
 
 def find_segments(flags, merge_gap=0):
@@ -64,24 +66,6 @@ def find_segments(flags, merge_gap=0):
     seg_starts = np.r_[starts[0], starts[breaks + 1]]
     seg_ends = np.r_[ends[breaks], ends[-1]]
     return [(int(s), int(e)) for s, e in zip(seg_starts, seg_ends, strict=True)]
-
-
-def severity_from_ratio(ratio):
-    """Severity of an event from ``peak_score / threshold``.
-
-    ``< 1.5``: ``'low'``; ``< 2.5``: ``'medium'``; ``< 4``: ``'high'``;
-    otherwise ``'critical'``.
-
-    Examples
-    --------
-    >>> from fusionlab.detection.events import severity_from_ratio
-    >>> [severity_from_ratio(r) for r in (1.2, 2.0, 3.0, 10.0)]
-    ['low', 'medium', 'high', 'critical']
-    """
-    for level, bound in zip(SEVERITIES, SEVERITY_BANDS, strict=False):
-        if ratio < bound:
-            return level
-    return SEVERITIES[-1]
 
 
 def classify_segment(values, start, end, *, context=None, spike_max_length=3):
@@ -162,87 +146,120 @@ def classify_segment(values, start, end, *, context=None, spike_max_length=3):
     return kind, stats
 
 
-@dataclass(frozen=True)
-class Anomaly:
-    """One anomalous event (a contiguous segment of flagged points).
+def core_bounds(start, end, width, segment_scores):
+    """Bounds of the event ``start..end`` without what the score smoothing added.
 
-    Attributes
-    ----------
-    start, end : object
-        First and last timestamps of the segment; without timestamps, the
-        labels of the data's range index (``df.iloc[500:]`` starts at 500),
-        or the positions for arrays.
-    start_index, end_index : int
-        Inclusive positional bounds (0 is the first row of the scored data).
-    peak_score, mean_score : float
-        Highest and mean point score in the segment.
-    severity : str
-        One of :data:`SEVERITIES`, from ``peak_score / threshold``
-        (:func:`severity_from_ratio`).
-    anomaly_type : str
-        One of :data:`ANOMALY_TYPES` (:func:`classify_segment`).
-    top_features : tuple of (str, float)
-        Features with the largest share of the segment's error, and that
-        share (the shares of all features sum to 1).
-    model_id : str
-        Identifies the fitted model that found the event.
-    metadata : dict
-        Threshold, window, classifier statistics...
+    A centred average over ``width`` points lets a run of high errors cross
+    the threshold up to ``width - 1`` points early or late in all, so the
+    event's type is read on the span less those points; when nothing is
+    left, on its highest-scoring point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.events import core_bounds
+    >>> core_bounds(10, 29, 5, np.zeros(20))
+    (12, 27)
+    >>> core_bounds(10, 12, 5, np.array([1.0, 3.0, 2.0]))
+    (11, 11)
     """
-
-    start: Any
-    end: Any
-    start_index: int
-    end_index: int
-    peak_score: float
-    mean_score: float
-    severity: str
-    anomaly_type: str
-    top_features: tuple = ()
-    model_id: str = ""
-    metadata: dict = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def length(self):
-        """Number of points in the segment."""
-        return self.end_index - self.start_index + 1
-
-    def to_dict(self):
-        """A plain dict (``top_features`` as a list of ``[name, share]`` pairs)."""
-        out = asdict(self)
-        out["top_features"] = [list(pair) for pair in self.top_features]
-        out["length"] = self.length
-        return out
+    extra = width - 1
+    low, high = start + extra // 2, end - (extra - extra // 2)
+    if high < low:
+        low = high = start + int(np.argmax(segment_scores))
+    return low, high
 
 
-class AnomalyList(list):
-    """A list of :class:`Anomaly` records with table, filter and export helpers."""
+def _label(labels, position):
+    """Name of the row at ``position``: its label, or the position itself."""
+    if labels is None:
+        return position
+    label = labels[position]
+    return int(label) if isinstance(labels, pd.RangeIndex) else label
 
-    def to_frame(self):
-        """One row per event (see :func:`fusionlab.detection.export.anomalies_to_frame`)."""
-        from .export import anomalies_to_frame
 
-        return anomalies_to_frame(self)
+def build_events(scores, contributions, values, threshold, *, feature_names, merge_gap=0,
+                 smoothing_width=1, labels=None, top_k=3, model_id="", window=None):
+    """The :class:`Anomaly` records of a scored series.
 
-    def filter(self, min_severity=None, types=None, start=None, end=None, limit=None):
-        """See :func:`fusionlab.detection.export.filter_anomalies`."""
-        from .export import filter_anomalies
+    Points with ``score > threshold`` are grouped into segments
+    (:func:`find_segments` with ``merge_gap``). Each becomes an
+    :class:`Anomaly` with peak and mean score, severity from
+    ``peak / threshold`` (:func:`~fusionlab.vocabulary.severity_from_ratio`;
+    ``'critical'`` when ``threshold <= 0``, ``metadata["score_ratio"]`` then
+    None), the ``top_k`` features with the largest share of its error, and
+    its type from the values of the top feature
+    (:func:`classify_segment`) over the event less the points the smoothing
+    added (:func:`core_bounds`).
 
-        return filter_anomalies(
-            self, min_severity=min_severity, types=types, start=start, end=end, limit=limit
+    Parameters
+    ----------
+    scores : ndarray of shape (n,)
+        Point scores (the row sums of ``contributions``).
+    contributions : ndarray of shape (n, n_features)
+        Per-feature shares of the scores.
+    values : ndarray of shape (n, n_features)
+        The (scaled) values the types are read from.
+    threshold : float
+    feature_names : sequence of str
+    merge_gap : int, default=0
+    smoothing_width : int, default=1
+    labels : pandas.Index or None
+        Names of the points (timestamps or index labels); positions when None.
+    top_k : int, default=3
+    model_id : str, default=''
+    window : int, optional
+        Recorded in each record's metadata.
+
+    Returns
+    -------
+    AnomalyList
+        In time order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.events import build_events
+    >>> values = np.zeros((50, 1))
+    >>> values[20:23] = 5.0
+    >>> scores = values[:, 0] ** 2
+    >>> events = build_events(scores, scores[:, None], values, 1.0, feature_names=["x"])
+    >>> [(e.start, e.end, e.severity, e.anomaly_type) for e in events]
+    [(20, 22, 'critical', 'spike')]
+    """
+    names = list(feature_names)
+    events = AnomalyList()
+    for start, end in find_segments(scores > threshold, merge_gap):
+        segment = scores[start : end + 1]
+        peak = float(segment.max())
+        ratio = peak / threshold if threshold > 0 else np.inf
+        per_feature = contributions[start : end + 1].sum(axis=0)
+        total = per_feature.sum()
+        shares = per_feature / total if total > 0 else np.full_like(per_feature, 1 / len(names))
+        order = np.argsort(-shares, kind="stable")[:top_k]
+        kind, stats = classify_segment(
+            values[:, order[0]], *core_bounds(start, end, smoothing_width, segment)
         )
-
-    def to_csv(self, path, **kwargs):
-        from .export import to_csv
-
-        return to_csv(self, path, **kwargs)
-
-    def to_json(self, path=None, **kwargs):
-        from .export import to_json
-
-        return to_json(self, path, **kwargs)
-
-    def to_parquet(self, path, **kwargs):
-        from .export import to_parquet
-
-        return to_parquet(self, path, **kwargs)
+        events.append(
+            Anomaly(
+                start=_label(labels, start),
+                end=_label(labels, end),
+                start_index=start,
+                end_index=end,
+                peak_score=peak,
+                mean_score=float(segment.mean()),
+                severity=severity_from_ratio(ratio),
+                anomaly_type=kind,
+                top_features=tuple((names[i], float(shares[i])) for i in order),
+                model_id=model_id,
+                metadata={
+                    "threshold": threshold,
+                    # None rather than inf, which JSON cannot hold
+                    "score_ratio": float(ratio) if np.isfinite(ratio) else None,
+                    "window": window,
+                    "type_feature": names[order[0]],
+                    **stats,
+                },
+            )
+        )
+    return events

@@ -1,4 +1,8 @@
-"""Tables, filters and files (CSV, JSON, Parquet) of anomaly records."""
+"""Tables and files (CSV, JSON, Parquet) of anomaly records.
+
+The functions take any iterable of records with a ``to_dict()`` method
+(:class:`~fusionlab.detection.Anomaly`), so this module imports none of them.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from .events import ANOMALY_TYPES, SEVERITIES, Anomaly, AnomalyList
-
-__all__ = ["anomalies_to_frame", "filter_anomalies", "to_csv", "to_json", "to_parquet"]
+__all__ = ["anomalies_to_frame", "to_csv", "to_json", "to_parquet"]
 
 _COLUMNS = [
     "start", "end", "start_index", "end_index", "length", "peak_score", "mean_score",
@@ -46,73 +48,13 @@ def anomalies_to_frame(anomalies):
     """
     rows = []
     for item in anomalies:
-        if not isinstance(item, Anomaly):
+        if not callable(getattr(item, "to_dict", None)):
             raise TypeError(f"Expected Anomaly records; received {type(item).__name__}.")
         row = item.to_dict()
         row["top_features"] = json.dumps(_jsonable(row["top_features"]))
         row["metadata"] = json.dumps(_jsonable(row["metadata"]))
         rows.append(row)
     return pd.DataFrame(rows, columns=_COLUMNS)
-
-
-def filter_anomalies(anomalies, min_severity=None, types=None, start=None, end=None, limit=None):
-    """Events matching every given criterion, as an :class:`AnomalyList`.
-
-    Parameters
-    ----------
-    anomalies : iterable of Anomaly
-    min_severity : {'low', 'medium', 'high', 'critical'}, optional
-        Keep events at least this severe.
-    types : str or iterable of str, optional
-        Keep events of these types.
-    start, end : optional
-        Keep events that overlap ``[start, end]`` (compared with the events'
-        ``start``/``end``: timestamps, or indices when there are none).
-    limit : int, optional
-        Keep at most ``limit`` events, the highest ``peak_score`` first;
-        without ``limit`` the input order is kept.
-
-    Examples
-    --------
-    >>> from fusionlab.detection import Anomaly, filter_anomalies
-    >>> events = [Anomaly(0, 1, 0, 1, 2.0, 1.5, "medium", "spike"),
-    ...           Anomaly(9, 9, 9, 9, 9.0, 9.0, "critical", "spike")]
-    >>> [a.start for a in filter_anomalies(events, min_severity="high")]
-    [9]
-    """
-    out = list(anomalies)
-    if min_severity is not None:
-        if min_severity not in SEVERITIES:
-            raise ValueError(
-                f"`min_severity` must be one of {SEVERITIES}; received {min_severity!r}."
-            )
-        rank = SEVERITIES.index(min_severity)
-        out = [a for a in out if SEVERITIES.index(a.severity) >= rank]
-    if types is not None:
-        types = {types} if isinstance(types, str) else set(types)
-        unknown = types - set(ANOMALY_TYPES)
-        if unknown:
-            raise ValueError(
-                f"`types` must be among {ANOMALY_TYPES}; received {sorted(unknown)}."
-            )
-        out = [a for a in out if a.anomaly_type in types]
-    if start is not None or end is not None:
-        def convert(value, like):
-            if isinstance(like, pd.Timestamp) and value is not None:
-                return pd.Timestamp(value)
-            return value
-
-        kept = []
-        for a in out:
-            lo, hi = convert(start, a.start), convert(end, a.start)
-            if (lo is None or a.end >= lo) and (hi is None or a.start <= hi):
-                kept.append(a)
-        out = kept
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
-            raise ValueError(f"`limit` must be a non-negative integer; received {limit!r}.")
-        out = sorted(out, key=lambda a: a.peak_score, reverse=True)[: int(limit)]
-    return AnomalyList(out)
 
 
 def to_csv(anomalies, path, **kwargs):

@@ -10,13 +10,19 @@ new ones with :func:`register_model` and pass their name as
 :class:`~fusionlab.nn.anomaly_detection.LiquidAutoencoderAnomaly`; those
 models also take the time elapsed before each step, which the detector
 derives from the timestamps (see :func:`time_aware`).
+
+:func:`make_model` turns ``AnomalyDetector(model=...)`` (a name or a model
+used as a template) into a fresh model and tells whether it reconstructs or
+forecasts; :func:`model_id` names a fitted model by its weights.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import keras
+import numpy as np
 
 from ..nn.anomaly_detection import (
     ConvAutoencoderAnomaly,
@@ -24,7 +30,15 @@ from ..nn.anomaly_detection import (
     LSTMAutoencoderAnomaly,
 )
 
-__all__ = ["register_model", "available_models", "build_model", "time_aware"]
+__all__ = [
+    "register_model",
+    "available_models",
+    "build_model",
+    "make_model",
+    "model_name",
+    "model_id",
+    "time_aware",
+]
 
 _REGISTRY: dict[str, Callable] = {}
 
@@ -143,10 +157,82 @@ def _liquid(cell_type):
 def time_aware(model) -> bool:
     """Whether ``model`` takes ``[windows, time_deltas]`` rather than windows.
 
-    True for :class:`~fusionlab.nn.anomaly_detection.LiquidAutoencoderAnomaly`
-    instances (so for the ``'cfc'`` and ``'ltc'`` models) and their subclasses.
+    Read from the model's ``takes_time_delta`` attribute: True for
+    :class:`~fusionlab.nn.anomaly_detection.LiquidAutoencoderAnomaly` (so for
+    the ``'cfc'`` and ``'ltc'`` models), and for any model of yours that sets
+    ``takes_time_delta = True`` and accepts ``[windows, deltas]``.
     """
-    return isinstance(model, LiquidAutoencoderAnomaly)
+    if getattr(model, "takes_time_delta", None) is None:
+        # Liquid models defined before the capability attribute existed.
+        return isinstance(model, LiquidAutoencoderAnomaly)
+    return bool(model.takes_time_delta)
+
+
+def make_model(spec, window: int, n_features: int, params=None):
+    """A fresh model for windows ``(window, n_features)`` and its forecast horizon.
+
+    Parameters
+    ----------
+    spec : str or keras.Model
+        A registered name (built by :func:`build_model` with ``params``), or a
+        model used as a template: it is cloned with fresh weights
+        (``keras.models.clone_model``) and probed with one window.
+    window, n_features : int
+    params : dict, optional
+        Keyword arguments of the registered factory.
+
+    Returns
+    -------
+    model : keras.Model
+    horizon : int
+        0 for a reconstruction model (output shaped like its input), ``h``
+        for a forecast of the next ``h`` points (output ``(batch, h,
+        n_features)``, or ``(batch, n_features)`` for ``h = 1``).
+
+    Raises
+    ------
+    TypeError
+        When a template cannot be cloned.
+    ValueError
+        When its output is neither a reconstruction nor a forecast.
+    """
+    if isinstance(spec, str):
+        return build_model(spec, window, n_features, **dict(params or {})), 0
+    try:
+        model = keras.models.clone_model(spec)
+    except Exception as exc:  # noqa: BLE001 - any failure means "cannot clone"
+        raise TypeError(
+            f"Could not clone the model {type(spec).__name__} ({exc}). "
+            "Give a Functional/Sequential model or register the subclass with "
+            "keras.saving.register_keras_serializable and implement get_config."
+        ) from exc
+    probe = np.zeros((1, window, n_features), dtype=np.float32)
+    output = tuple(np.shape(keras.ops.convert_to_numpy(model(probe))))
+    if output == probe.shape:
+        return model, 0
+    if len(output) == 2 and output == (1, n_features):
+        return model, 1
+    if len(output) == 3 and output[0] == 1 and output[2] == n_features:
+        return model, int(output[1])
+    raise ValueError(
+        f"The model maps windows of shape (batch, {window}, {n_features}) to "
+        f"shape {('batch',) + output[1:]}; expected a reconstruction (batch, "
+        f"{window}, {n_features}) or a forecast (batch, h, {n_features}) / "
+        f"(batch, {n_features})."
+    )
+
+
+def model_name(spec) -> str:
+    """The registered name, or the class name of a model template."""
+    return spec if isinstance(spec, str) else type(spec).__name__
+
+
+def model_id(model, name: str) -> str:
+    """``'<name>-<12 hex digits>'``: the name and a hash of the model's weights."""
+    digest = hashlib.sha1()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return f"{name}-{digest.hexdigest()[:12]}"
 
 
 register_model("lstm_autoencoder", _lstm_autoencoder)

@@ -1,10 +1,28 @@
-"""From per-window errors to one score per time point."""
+"""Scoring stage: from per-window errors to one (smoothed) score per time point.
+
+- :func:`point_errors` -- every window's squared errors, averaged for each
+  point and feature over the windows that cover it
+  (:class:`PointErrorAccumulator`);
+- :func:`point_contributions` -- those errors divided by the number of
+  features, so each row sums to the point's raw score;
+- :func:`smoothing_width` and :func:`smooth_errors` -- the centred moving
+  average with ``peak_weight`` that the detector applies to them.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
-__all__ = ["PointErrorAccumulator", "point_errors"]
+from .._validation import check_positive_int, check_rate
+
+__all__ = [
+    "PointErrorAccumulator",
+    "point_errors",
+    "point_contributions",
+    "smoothing_width",
+    "smooth_errors",
+]
 
 
 class PointErrorAccumulator:
@@ -173,3 +191,78 @@ def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024,
         error = target - output
         acc.add(starts, np.square(error, out=error))
     return acc.result()
+
+
+def point_contributions(model, data, window, *, horizon=0, batch_size=1024, time_delta=None):
+    """Per-point, per-feature shares of the raw score: :func:`point_errors` / n_features.
+
+    Each row sums to the point's raw score (its squared error averaged over
+    the windows covering it and over the features).
+
+    Returns
+    -------
+    ndarray of shape (n_points, n_features), float64
+    """
+    errors, _ = point_errors(
+        model, data, window, horizon=horizon, batch_size=batch_size, time_delta=time_delta
+    )
+    return errors / errors.shape[1]
+
+
+def smoothing_width(smoothing, n_points, window):
+    """Points averaged by the score smoothing: ``round(smoothing * n_points)``.
+
+    At least 1 (no smoothing; also for ``smoothing=None``) and at most
+    ``10 * window``.
+
+    Examples
+    --------
+    >>> from fusionlab.detection.scoring import smoothing_width
+    >>> smoothing_width(0.015, 400, 20), smoothing_width(None, 400, 20)
+    (6, 1)
+    """
+    return int(np.clip(round((smoothing or 0.0) * n_points), 1, 10 * window))
+
+
+def smooth_errors(contributions, width, peak_weight=0.125):
+    """Smooth per-point, per-feature errors, keeping isolated large ones.
+
+    Each feature's errors are averaged over the ``width`` points centred on
+    each point (edges repeat the first/last value); a point whose own total
+    error times ``peak_weight`` exceeds its averaged total keeps
+    ``peak_weight`` times its own errors instead. Rows of the result still
+    sum to the point's score, so the score stays explained by the errors
+    that made it.
+
+    Parameters
+    ----------
+    contributions : ndarray of shape (n_points, n_features)
+        Non-negative errors (:func:`point_contributions`).
+    width : int
+        Points averaged; 1 returns ``contributions`` unchanged.
+    peak_weight : float, default=0.125
+        In [0, 1]; 0 gives the plain moving average.
+
+    Returns
+    -------
+    ndarray of shape (n_points, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.scoring import smooth_errors
+    >>> errors = np.zeros((9, 1))
+    >>> errors[4] = 90.0                      # one isolated large error
+    >>> smooth_errors(errors, 3, peak_weight=0.0).ravel().tolist()
+    [0.0, 0.0, 0.0, 30.0, 30.0, 30.0, 0.0, 0.0, 0.0]
+    >>> smooth_errors(errors, 3, peak_weight=0.5).ravel().tolist()
+    [0.0, 0.0, 0.0, 30.0, 45.0, 30.0, 0.0, 0.0, 0.0]
+    """
+    width = check_positive_int(width, "width")
+    peak_weight = check_rate(peak_weight, "peak_weight")
+    if width == 1:
+        return contributions
+    averaged = uniform_filter1d(contributions, width, axis=0, mode="nearest")
+    peak = peak_weight * contributions
+    own = peak.sum(axis=1) > averaged.sum(axis=1)
+    return np.where(own[:, None], peak, averaged)

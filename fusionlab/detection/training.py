@@ -1,0 +1,238 @@
+"""Training stage of the series detector: the schedule and the robust second stage.
+
+:func:`fit_model` trains a model on windows of a scaled series and, when
+asked, a second one without the windows that cover the most suspect points
+(:func:`clean_windows`). Nothing here keeps state: the functions return the
+trained model, its history and what the second stage left out.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from .._validation import check_non_negative_int, check_positive_int, check_rate
+from .scoring import point_contributions
+from .windowing import WindowDataset, window_starts
+
+__all__ = ["TrainingSchedule", "TrainedModel", "training_windows", "window_datasets",
+           "train_model", "clean_windows", "fit_model"]
+
+
+@dataclass(frozen=True)
+class TrainingSchedule:
+    """How a detector's model is trained (see :class:`~fusionlab.detection.AnomalyDetector`).
+
+    The settings are checked when the schedule is created.
+
+    Attributes
+    ----------
+    epochs, batch_size : int
+    learning_rate : float
+        Adam's learning rate; the loss is the mean squared error.
+    validation_split : float
+        Fraction of the *last* points held out for validation.
+    step : int
+        Stride of the training windows.
+    max_train_windows : int or None
+        Most training windows; a longer series is trained on every ``k``-th.
+    callbacks : list
+        Keras callbacks passed to ``fit``.
+    verbose : int
+    seed : int or None
+        Seed of the window shuffling.
+    """
+
+    epochs: int = 15
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    validation_split: float = 0.1
+    step: int = 1
+    max_train_windows: int | None = 4096
+    callbacks: list = field(default_factory=list)
+    verbose: int = 0
+    seed: int | None = None
+
+    def __post_init__(self):
+        # Checked on creation, so a bad setting fails before any training.
+        check_positive_int(self.step, "step")
+        check_positive_int(self.max_train_windows, "max_train_windows", allow_none=True)
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_rate(self.validation_split, "validation_split", include_high=False)
+        check_rate(self.learning_rate, "learning_rate", low=0.0, high=np.inf)
+        if self.learning_rate == 0:
+            raise ValueError("`learning_rate` must be > 0; received 0.")
+        check_non_negative_int(self.seed, "random_state", allow_none=True)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What :func:`fit_model` returns.
+
+    Attributes
+    ----------
+    model : keras.Model
+        The model kept (the second one when the robust stage left windows out).
+    horizon : int
+        0 for a reconstruction model, ``h`` for a forecast model.
+    history : dict
+        ``History.history`` of the kept model, as lists of floats.
+    n_windows_left_out : int
+        Training windows the robust stage left out (0 when it kept the first
+        model or did not run).
+    """
+
+    model: keras.Model
+    horizon: int
+    history: dict
+    n_windows_left_out: int
+
+
+def training_windows(n, span, schedule, warn=True):
+    """Starts of the training windows of an ``n``-point series, and the validation points.
+
+    The last ``round(validation_split * n)`` points are held out for
+    validation, unless either part would hold fewer than ``span`` points
+    (then nothing is held out, with a ``UserWarning`` when ``warn``). At most
+    ``max_train_windows`` windows are kept, evenly strided.
+
+    Returns
+    -------
+    starts : ndarray of int
+    n_valid : int
+    """
+    n_valid = int(round(schedule.validation_split * n))
+    if n_valid and (n_valid < span or n - n_valid < span):
+        if warn:
+            warnings.warn(
+                f"validation_split={schedule.validation_split} leaves {n_valid} "
+                f"validation and {n - n_valid} training points, fewer than the "
+                f"span of one window ({span}); training without validation.",
+                UserWarning,
+                stacklevel=6,
+            )
+        n_valid = 0
+    starts = window_starts(n - n_valid, span, schedule.step)
+    cap = schedule.max_train_windows
+    if cap is not None and starts.size > cap:
+        starts = starts[:: -(-starts.size // cap)]
+    return starts, n_valid
+
+
+def window_datasets(scaled, window, horizon, schedule, starts=None, time_delta=None):
+    """The shuffled training :class:`WindowDataset` and the validation one (or None).
+
+    ``starts`` restricts the training windows (the robust stage); the
+    validation windows are the same either way.
+    """
+    n = scaled.shape[0]
+    common = dict(window=window, horizon=horizon, batch_size=schedule.batch_size,
+                  time_delta=time_delta)
+    all_starts, n_valid = training_windows(n, window + horizon, schedule)
+    if starts is None:
+        starts = all_starts
+    train = WindowDataset(scaled, shuffle=True, seed=schedule.seed, starts=starts, **common)
+    valid = None
+    if n_valid:
+        valid = WindowDataset(scaled, step=schedule.step, start=n - n_valid, **common)
+    return train, valid
+
+
+def train_model(model, scaled, window, horizon, schedule, starts=None, time_delta=None):
+    """Compile ``model`` (Adam, mean squared error) and train it; return its history.
+
+    Returns
+    -------
+    dict
+        ``History.history`` with plain float lists.
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule.learning_rate), loss="mse"
+    )
+    train, valid = window_datasets(scaled, window, horizon, schedule, starts, time_delta)
+    history = model.fit(
+        train,
+        validation_data=valid,
+        epochs=schedule.epochs,
+        callbacks=list(schedule.callbacks),
+        verbose=schedule.verbose,
+    )
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def clean_windows(point_scores, contamination, starts, span):
+    """Which training windows cover none of the most suspect points, or None.
+
+    The suspects are the points whose score exceeds the ``1 - contamination``
+    quantile. Returns a boolean mask over ``starts`` (True: the window holds
+    no suspect), or None when fewer than half of the windows are clean: the
+    suspects are then spread over most windows (noise peaks rather than a
+    few anomalies) and leaving them out would leave too little to learn from
+    (on the NAB files keeping only the least suspect half scored lower).
+    """
+    cut = np.quantile(point_scores, 1.0 - contamination)
+    # Cumulative count of suspects: a window is clean when it does not grow
+    # over the window's span.
+    suspect = np.r_[0, np.cumsum(point_scores > cut)]
+    clean = suspect[starts + span] == suspect[starts]
+    if clean.sum() >= 0.5 * starts.size:
+        return clean
+    return None
+
+
+def fit_model(build: Callable, scaled, window, schedule, *, deltas_for=None, robust=False,
+              contamination=0.05, predict_batch_size=1024):
+    """Train a detector's model, with the robust second stage when asked.
+
+    Parameters
+    ----------
+    build : callable
+        ``build() -> (model, horizon)``: a fresh, uncompiled model
+        (:func:`~fusionlab.detection.models.make_model`).
+    scaled : ndarray of shape (n_points, n_features)
+    window : int
+    schedule : TrainingSchedule
+    deltas_for : callable, optional
+        ``deltas_for(model) -> ndarray of shape (n_points,) or None``: the
+        time deltas the model takes (None for a model that takes none).
+    robust : bool, default=False
+        Two stages: the first model scores the training points with raw
+        (unsmoothed) errors, and a fresh model is trained without the windows
+        covering the ``contamination`` share of highest-scoring points
+        (:func:`clean_windows`; the first model is kept when it returns None).
+        Raw errors pick them: smoothing would spend the budget on the widest
+        anomaly and let the model learn the short ones.
+    contamination : float, default=0.05
+    predict_batch_size : int, default=1024
+        Windows per batch when the first model scores.
+
+    Returns
+    -------
+    TrainedModel
+    """
+    n = scaled.shape[0]
+    model, horizon = build()
+    span = window + horizon
+    if n < span:
+        raise ValueError(f"`X` has {n} rows, fewer than window + forecast horizon = {span}.")
+    time_delta = None if deltas_for is None else deltas_for(model)
+    history = train_model(model, scaled, window, horizon, schedule, time_delta=time_delta)
+    left_out = 0
+    if robust:
+        scores = point_contributions(
+            model, scaled, window, horizon=horizon, batch_size=predict_batch_size,
+            time_delta=time_delta,
+        ).sum(axis=1)
+        starts, _ = training_windows(n, span, schedule, warn=False)
+        clean = clean_windows(scores, contamination, starts, span)
+        if clean is not None:
+            model, _ = build()
+            history = train_model(model, scaled, window, horizon, schedule,
+                                  starts=starts[clean], time_delta=time_delta)
+            left_out = int(starts.size - clean.sum())
+    return TrainedModel(model, horizon, history, left_out)
