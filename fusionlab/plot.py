@@ -27,6 +27,7 @@ from ._validation import (
     check_real,
     check_scores,
 )
+from .vocabulary import SEVERITIES, exceeds
 
 __all__ = [
     "SEVERITY_LEVELS",
@@ -40,9 +41,11 @@ __all__ = [
     "plot_detection",
 ]
 
-SEVERITY_LEVELS = ("low", "medium", "high", "critical")
-SEVERITY_COLORS = {"low": "#f1c232", "medium": "#f28e2b", "high": "#d62728",
-                   "critical": "#6b0f1a"}
+#: The severity levels, least severe first (:data:`fusionlab.vocabulary.SEVERITIES`).
+SEVERITY_LEVELS = SEVERITIES
+#: Colour of each severity level in the figures.
+SEVERITY_COLORS = dict(zip(SEVERITIES, ("#f1c232", "#f28e2b", "#d62728", "#6b0f1a"),
+                           strict=True))
 _UNKNOWN_COLOR = "#7f7f7f"
 _LABEL_COLOR = "#9ecae1"
 
@@ -236,7 +239,8 @@ def plot_scores(scores, threshold=None, time=None, *, labels=None, ax=None, titl
     scores : array-like of shape (n,)
         Anomaly scores.
     threshold : float, optional
-        Drawn as a dashed horizontal line; points at or above it are marked.
+        Drawn as a dashed horizontal line; the points above it
+        (``score > threshold``, the flag rule) are marked.
     time : array-like of shape (n,), optional
         x values; the position by default.
     labels : array-like of 0/1, optional
@@ -261,7 +265,7 @@ def plot_scores(scores, threshold=None, time=None, *, labels=None, ax=None, titl
     ax.plot(x, y, color="#4c4c4c", lw=1.0, label="score")
     if threshold is not None:
         ax.axhline(threshold, color="#d62728", ls="--", lw=1.2, label="threshold")
-        above = y >= threshold
+        above = exceeds(y, threshold)
         if above.any():
             ax.scatter(x[above], y[above], color="#d62728", s=12, zorder=3, label="above")
     return _finish(figure, ax, title, xlabel="time", ylabel="anomaly score",

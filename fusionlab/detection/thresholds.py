@@ -20,6 +20,7 @@ from .._validation import (
     check_real,
     check_scores,
 )
+from ..vocabulary import exceeds
 
 __all__ = [
     "BaseThreshold",
@@ -52,7 +53,7 @@ class BaseThreshold:
             raise NotFittedError(
                 f"This {type(self).__name__} is not fitted yet; call fit(scores) first."
             )
-        return (check_scores(scores) > self.threshold_).astype(int)
+        return exceeds(check_scores(scores), self.threshold_).astype(int)
 
     def get_config(self):
         return {p: getattr(self, p) for p in self._params}
@@ -99,9 +100,14 @@ class ContaminationThreshold(BaseThreshold):
 
     Examples
     --------
+    20 % of ten scores: the two largest exceed the threshold.
+
+    >>> import numpy as np
     >>> from fusionlab.detection import ContaminationThreshold
-    >>> ContaminationThreshold(0.2).fit([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).threshold_
-    8.5
+    >>> scores = np.arange(1.0, 11.0)
+    >>> strategy = ContaminationThreshold(0.2).fit(scores)
+    >>> strategy.threshold_, strategy.predict(scores).tolist()
+    (8.5, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
     """
 
     name = "contamination"
