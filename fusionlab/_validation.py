@@ -71,7 +71,10 @@ def check_non_negative_int(value, name: str, *, allow_none: bool = False):
 
 
 def _interval(low, high, include_low, include_high) -> str:
-    """``'in [0.0, 1.0)'``, ``'>= 0'``, ``'< 5'`` or ``''`` (no bound)."""
+    """``'in [0.0, 1.0)'``, ``'strictly between 0 and 1'``, ``'>= 0'``, ``'< 5'``
+    or ``''`` (no bound)."""
+    if low is not None and high is not None and not (include_low or include_high):
+        return f"strictly between {low} and {high}"
     if low is not None and high is not None:
         return f"in {'[' if include_low else '('}{low}, {high}{']' if include_high else ')'}"
     if low is not None:

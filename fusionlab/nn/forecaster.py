@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .._validation import check_option, check_positive_int, check_rate
+from .._validation import check_option, check_positive_int, check_rate, check_real
 from .anomaly_detection import PredictionErrorAnomalyScore, SequenceAnomalyScoreLayer
 from .losses import AnomalyLoss, QuantileLoss, check_quantiles, median_index
 
@@ -231,8 +231,8 @@ class AnomalyAwareForecaster(keras.Model):
         self.anomaly_detection_strategy = check_option(
             anomaly_detection_strategy, "anomaly_detection_strategy", STRATEGIES
         )
-        self.anomaly_loss_weight = check_rate(
-            anomaly_loss_weight, "anomaly_loss_weight", low=0.0, high=float("inf")
+        self.anomaly_loss_weight = check_real(
+            anomaly_loss_weight, "anomaly_loss_weight", low=0.0
         )
         self.anomaly_config = _check_anomaly_config(
             anomaly_config, self.anomaly_detection_strategy

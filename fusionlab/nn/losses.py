@@ -22,13 +22,11 @@ or ``(batch, horizon, quantiles)``. Targets are ``(batch, horizon)`` or
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 import numpy as np
 from keras import ops
 
-from .._validation import check_finite, check_option, check_rate
+from .._validation import check_finite, check_option, check_real
 from ._checks import mismatched_axis
 from .anomaly_detection import PredictionErrorAnomalyScore
 
@@ -75,19 +73,8 @@ def check_quantiles(quantiles, name="quantiles", *, allow_none=False):
     values = list(np.asarray(quantiles, dtype=object).ravel())
     if not values:
         raise ValueError(f"`{name}` must hold at least one quantile; received {quantiles!r}.")
-    out = []
-    for index, value in enumerate(values):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(
-                f"`{name}[{index}]` must be a number in (0, 1); received {value!r} "
-                f"of type {type(value).__name__}."
-            )
-        value = float(value)
-        if not (0.0 < value < 1.0):
-            raise ValueError(
-                f"`{name}[{index}]` must be strictly between 0 and 1; received {value}."
-            )
-        out.append(value)
+    out = [check_real(value, f"{name}[{index}]", low=0, high=1, include_low=False,
+                      include_high=False) for index, value in enumerate(values)]
     if any(b <= a for a, b in zip(out[:-1], out[1:], strict=True)):
         raise ValueError(
             f"`{name}` must be strictly increasing (distinct, sorted); received {out}."
@@ -102,10 +89,6 @@ def median_index(quantiles):
     """
     quantiles = check_quantiles(quantiles)
     return int(np.argmin([abs(q - 0.5) for q in quantiles]))
-
-
-def _check_weight(value, name):
-    return check_rate(value, name, low=0.0, high=float("inf"))
 
 
 def _check_forecast_shapes(y_true, y_pred, n_quantiles):
@@ -284,7 +267,7 @@ class AnomalyLoss(keras.layers.Layer):
 
     def __init__(self, weight=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.weight = _check_weight(weight, "weight")
+        self.weight = check_real(weight, "weight", low=0.0)
 
     def build(self, input_shape):
         self.built = True
@@ -335,7 +318,7 @@ class PredictionBasedLoss(keras.losses.Loss):
                  reduction="sum_over_batch_size", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.quantiles = check_quantiles(quantiles, allow_none=True)
-        self.anomaly_loss_weight = _check_weight(anomaly_loss_weight, "anomaly_loss_weight")
+        self.anomaly_loss_weight = check_real(anomaly_loss_weight, "anomaly_loss_weight", low=0.0)
         self.error_metric = check_option(error_metric, "error_metric", ("mae", "mse"))
         self.aggregation = check_option(aggregation, "aggregation", ("mean", "max"))
         self._scorer = PredictionErrorAnomalyScore(self.error_metric, self.aggregation)
