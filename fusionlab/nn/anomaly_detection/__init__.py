@@ -1,5 +1,9 @@
 """Composable Keras 3 components for time-series anomaly detection.
 
+- :class:`ReconstructionAutoencoder` -- the base class of the three
+  autoencoders below: one error method,
+  :meth:`~ReconstructionAutoencoder.reconstruction_error`, and the
+  ``takes_time_delta`` flag.
 - :class:`ConvAutoencoderAnomaly` -- a 1D convolutional autoencoder, same
   contract, much faster on CPU.
 - :class:`LSTMAutoencoderAnomaly` -- a model whose reconstruction error scores
@@ -12,8 +16,9 @@
 """
 
 from ..liquid import LTC, CfC, CfCCell, LTCCell
+from .base import ReconstructionAutoencoder, weighted_reconstruction_error
 from .conv_autoencoder import ConvAutoencoderAnomaly
-from .liquid_autoencoder import LiquidAutoencoderAnomaly, weighted_reconstruction_error
+from .liquid_autoencoder import LiquidAutoencoderAnomaly
 from .lstm_autoencoder import LSTMAutoencoderAnomaly
 from .prediction_error import PredictionErrorAnomalyScore
 from .sequence_score import SequenceAnomalyScoreLayer
@@ -27,6 +32,7 @@ __all__ = [
     "LiquidAutoencoderAnomaly",
     "LSTMAutoencoderAnomaly",
     "PredictionErrorAnomalyScore",
+    "ReconstructionAutoencoder",
     "SequenceAnomalyScoreLayer",
     "weighted_reconstruction_error",
 ]

@@ -8,7 +8,8 @@ import keras
 from keras import ops
 
 from ..._validation import check_positive_int, check_rate
-from .._checks import check_activation, check_window_shape
+from .._checks import check_activation
+from .base import ReconstructionAutoencoder
 
 __all__ = ["ConvAutoencoderAnomaly"]
 
@@ -27,11 +28,14 @@ def _normalise_filters(filters):
 
 
 @keras.saving.register_keras_serializable(package="fusionlab")
-class ConvAutoencoderAnomaly(keras.Model):
+class ConvAutoencoderAnomaly(ReconstructionAutoencoder):
     """1D convolutional autoencoder whose reconstruction error is an anomaly score.
 
     Much faster than a recurrent autoencoder on CPU (every step of a window
     is processed in parallel), it suits long windows and high throughput.
+    It has the contract of :class:`ReconstructionAutoencoder` (scores from
+    :meth:`~ReconstructionAutoencoder.reconstruction_error`) and takes no
+    time deltas.
 
     Architecture, for an input of shape ``(batch, steps, features)``:
 
@@ -83,6 +87,8 @@ class ConvAutoencoderAnomaly(keras.Model):
     (4, 30, 2)
     >>> tuple(model.compute_reconstruction_error(x).shape)
     (4,)
+    >>> model.reconstruction_error(x).shape
+    (4,)
     """
 
     def __init__(
@@ -96,24 +102,16 @@ class ConvAutoencoderAnomaly(keras.Model):
         dropout_rate=0.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(n_features=n_features, **kwargs)
         self.filters = _normalise_filters(filters)
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         self.latent_channels = check_positive_int(latent_channels, "latent_channels")
-        self.n_features = check_positive_int(n_features, "n_features", allow_none=True)
         self.activation = check_activation(activation, "activation")
         self.hidden_activation = check_activation(hidden_activation, "hidden_activation")
         self.dropout_rate = check_rate(dropout_rate, "dropout_rate")
 
         self.encoder_layers = [
-            keras.layers.Conv1D(
-                f,
-                self.kernel_size,
-                strides=2,
-                padding="same",
-                activation=self.hidden_activation,
-                name=f"encoder_conv_{i + 1}",
-            )
+            self._level(keras.layers.Conv1D, f, f"encoder_conv_{i + 1}")
             for i, f in enumerate(self.filters)
         ]
         self.dropout_layers = [
@@ -124,40 +122,28 @@ class ConvAutoencoderAnomaly(keras.Model):
             self.latent_channels, 1, activation=self.hidden_activation, name="bottleneck"
         )
         self.decoder_layers = [
-            keras.layers.Conv1DTranspose(
-                f,
-                self.kernel_size,
-                strides=2,
-                padding="same",
-                activation=self.hidden_activation,
-                name=f"decoder_conv_{i + 1}",
-            )
+            self._level(keras.layers.Conv1DTranspose, f, f"decoder_conv_{i + 1}")
             for i, f in enumerate(reversed(self.filters))
         ]
-        self.output_layer = None
-        if self.n_features is not None:
-            self.output_layer = self._make_output_layer(self.n_features)
-        self._built_features = None
+        self._ensure_output_layer(self.n_features)
 
-    def _make_output_layer(self, units):
-        return keras.layers.Conv1D(units, 1, activation=self.activation, name="output_conv")
-
-    def validate_input_shape(self, shape):
-        """Check a ``(batch, steps, features)`` shape and return it.
-
-        ``build``, ``call`` and ``compute_output_shape`` go through this
-        method, so a subclass that accepts other inputs overrides it alone.
-        """
-        return check_window_shape(
-            shape,
-            type(self).__name__,
-            n_features=self.n_features,
-            built_features=self._built_features,
+    def _level(self, layer_class, filters, name):
+        # One encoder (Conv1D) or decoder (Conv1DTranspose) level: stride 2
+        # halves or doubles the number of steps.
+        return layer_class(
+            filters,
+            self.kernel_size,
+            strides=2,
+            padding="same",
+            activation=self.hidden_activation,
+            name=name,
         )
 
-    def build(self, input_shape):
-        shape = self.validate_input_shape(input_shape)
-        self._built_features = shape[-1]
+    def make_output_layer(self, units):
+        return keras.layers.Conv1D(units, 1, activation=self.activation, name="output_conv")
+
+    def build_layers(self, input_shape):
+        shape = input_shape
         for layer in self.encoder_layers:
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
@@ -166,15 +152,7 @@ class ConvAutoencoderAnomaly(keras.Model):
         for layer in self.decoder_layers:
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
-        if self.output_layer is None:
-            self.output_layer = self._make_output_layer(self._built_features)
-        self.output_layer.build(shape)
-        self.built = True
-
-    def _prepare(self, inputs):
-        inputs = ops.convert_to_tensor(inputs)
-        self.validate_input_shape(inputs.shape)
-        return ops.cast(inputs, self.compute_dtype)
+        return shape
 
     def call(self, inputs, training=False):
         inputs = self._prepare(inputs)
@@ -189,31 +167,6 @@ class ConvAutoencoderAnomaly(keras.Model):
         x = x[:, : ops.shape(inputs)[1], :]
         return self.output_layer(x)
 
-    def compute_output_shape(self, input_shape):
-        batch, steps, features = self.validate_input_shape(input_shape)
-        out = self.n_features if self.n_features is not None else features
-        return (batch, steps, out)
-
-    def compute_reconstruction_error(self, inputs, reconstructions=None):
-        """Mean squared reconstruction error of each window, shape ``(batch,)``.
-
-        Parameters
-        ----------
-        inputs : array-like of shape (batch, steps, features)
-        reconstructions : array-like, optional
-            Precomputed ``model(inputs)``; computed when omitted.
-        """
-        inputs = self._prepare(inputs)
-        if reconstructions is None:
-            reconstructions = self(inputs, training=False)
-        reconstructions = ops.cast(ops.convert_to_tensor(reconstructions), inputs.dtype)
-        if tuple(reconstructions.shape) != tuple(inputs.shape):
-            raise ValueError(
-                "`reconstructions` must have the shape of `inputs`; received "
-                f"{tuple(reconstructions.shape)} and {tuple(inputs.shape)}."
-            )
-        return ops.mean(ops.square(inputs - reconstructions), axis=(1, 2))
-
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -221,7 +174,6 @@ class ConvAutoencoderAnomaly(keras.Model):
                 "filters": list(self.filters),
                 "kernel_size": self.kernel_size,
                 "latent_channels": self.latent_channels,
-                "n_features": self.n_features,
                 "activation": self.activation,
                 "hidden_activation": self.hidden_activation,
                 "dropout_rate": self.dropout_rate,

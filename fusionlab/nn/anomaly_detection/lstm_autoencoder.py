@@ -8,31 +8,25 @@ import keras
 from keras import ops
 
 from ..._validation import check_positive_int, check_rate
-from .._checks import check_activation, check_bool, check_window_shape
+from .._checks import check_activation, check_bool
+from .base import ReconstructionAutoencoder
 
 __all__ = ["LSTMAutoencoderAnomaly"]
 
 
-def _check_same_batch(inputs, reconstructions):
-    """Refuse reconstructions of another batch size (they would broadcast)."""
-    batch, recon_batch = inputs.shape[0], reconstructions.shape[0]
-    if batch is not None and recon_batch is not None and batch != recon_batch:
-        raise ValueError(
-            f"`reconstructions` holds {recon_batch} sequences but `inputs` holds "
-            f"{batch}; give one reconstruction per input sequence."
-        )
-
-
 @keras.saving.register_keras_serializable(package="fusionlab")
-class LSTMAutoencoderAnomaly(keras.Model):
+class LSTMAutoencoderAnomaly(ReconstructionAutoencoder):
     """LSTM autoencoder whose reconstruction error is an anomaly score.
 
     The model compresses each input window into a latent code of exactly
     ``latent_dim`` values and reconstructs the window from that code alone.
     Trained on normal data, it reconstructs normal windows well and anomalous
     ones badly, so the reconstruction error
-    (:meth:`compute_reconstruction_error`) ranks windows by how anomalous
-    they are (Malhotra et al., 2016).
+    (:meth:`~ReconstructionAutoencoder.reconstruction_error`, or
+    :meth:`~ReconstructionAutoencoder.compute_reconstruction_error` for a
+    backend tensor) ranks windows by how anomalous they are (Malhotra et
+    al., 2016). The contract it shares with the other autoencoders is that of
+    :class:`ReconstructionAutoencoder`; it takes no time deltas.
 
     Architecture, for an input of shape ``(batch, steps, features)``:
 
@@ -129,6 +123,8 @@ class LSTMAutoencoderAnomaly(keras.Model):
     detection. ICML Anomaly Detection Workshop, arXiv:1607.00148.
     """
 
+    _output_attribute = "decoder_dense"
+
     def __init__(
         self,
         latent_dim,
@@ -145,10 +141,9 @@ class LSTMAutoencoderAnomaly(keras.Model):
         use_bottleneck_dense=False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(n_features=n_features, **kwargs)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.lstm_units = check_positive_int(lstm_units, "lstm_units")
-        self.n_features = check_positive_int(n_features, "n_features", allow_none=True)
         self.n_repeats = check_positive_int(n_repeats, "n_repeats", allow_none=True)
         self.num_encoder_layers = check_positive_int(
             num_encoder_layers, "num_encoder_layers"
@@ -241,41 +236,15 @@ class LSTMAutoencoderAnomaly(keras.Model):
             for index in range(self.num_decoder_layers)
         ]
 
-        self.decoder_dense = None
-        if self.n_features is not None:
-            self.decoder_dense = self._make_output_layer(self.n_features)
-        self._built_features = None
+        self._ensure_output_layer(self.n_features)
 
-    def _make_output_layer(self, units):
+    def make_output_layer(self, units):
         return keras.layers.Dense(units, activation=self.activation, name="decoder_dense")
 
-    # ------------------------------------------------------------------ checks
-    def validate_input_shape(self, shape):
-        """Check an input shape and return it as a tuple.
-
-        Every entry point (``__call__``, ``build``, ``compute_output_shape``)
-        goes through this method, so a subclass that accepts other inputs
-        overrides it alone.
-        """
-        return check_window_shape(
-            shape,
-            type(self).__name__,
-            n_features=self.n_features,
-            built_features=self._built_features,
-        )
-
-    def __call__(self, inputs, *args, **kwargs):
-        # Checked before Keras wraps call() errors, so the message the user
-        # sees starts with what went wrong.
-        if hasattr(inputs, "shape"):
-            self.validate_input_shape(inputs.shape)
-        return super().__call__(inputs, *args, **kwargs)
-
     # ------------------------------------------------------------------- build
-    def build(self, input_shape):
-        batch, steps, features = self.validate_input_shape(input_shape)
-        self._built_features = features
-        shape = (batch, steps, features)
+    def build_layers(self, input_shape):
+        batch, steps, _ = input_shape
+        shape = input_shape
         for index, layer in enumerate(self.encoder_layers):
             layer.build(shape)
             units = layer.forward_layer.units if self.use_bidirectional_encoder else layer.units
@@ -294,10 +263,7 @@ class LSTMAutoencoderAnomaly(keras.Model):
         for layer in self.decoder_layers:
             layer.build(decoder_shape)
             decoder_shape = (batch, repeats, self.lstm_units)
-        if self.decoder_dense is None:
-            self.decoder_dense = self._make_output_layer(features)
-        self.decoder_dense.build(decoder_shape)
-        self.built = True
+        return decoder_shape
 
     # -------------------------------------------------------------------- call
     def _encode_states(self, inputs, training):
@@ -322,13 +288,6 @@ class LSTMAutoencoderAnomaly(keras.Model):
             latent_h = self.bottleneck_dense_h(latent_h)
             latent_c = self.bottleneck_dense_c(latent_c)
         return latent_h, latent_c
-
-    def _prepare(self, inputs):
-        inputs = ops.convert_to_tensor(inputs)
-        self.validate_input_shape(inputs.shape)
-        if inputs.dtype != self.compute_dtype:
-            inputs = ops.cast(inputs, self.compute_dtype)
-        return inputs
 
     def encode(self, inputs, training=False):
         """Return the latent code ``z_h`` of each window.
@@ -372,60 +331,22 @@ class LSTMAutoencoderAnomaly(keras.Model):
         return self.decoder_dense(decoded)
 
     def compute_output_shape(self, input_shape):
-        batch, steps, features = self.validate_input_shape(input_shape)
-        repeats = self.n_repeats if self.n_repeats is not None else steps
-        out_features = self.n_features if self.n_features is not None else features
-        return (batch, repeats, out_features)
+        batch, steps, features = super().compute_output_shape(input_shape)
+        return (batch, self.n_repeats if self.n_repeats is not None else steps, features)
 
-    # ------------------------------------------------------------------ scores
-    def compute_reconstruction_error(self, inputs, reconstructions=None):
-        """Mean squared reconstruction error of each window.
-
-        Parameters
-        ----------
-        inputs : array-like of shape (batch, steps, features)
-            The windows.
-        reconstructions : array-like, optional
-            Precomputed ``model(inputs)``; computed when omitted.
-
-        Returns
-        -------
-        Tensor of shape (batch,)
-            Mean over steps and features of the squared error, a backend
-            tensor (``keras.ops.convert_to_numpy`` turns it into numpy; on
-            TensorFlow ``.numpy()`` works too). When ``n_repeats`` differs from
-            the input's steps, only the first ``min(steps, n_repeats)`` steps
-            are compared and a ``UserWarning`` says so.
-        """
-        inputs = self._prepare(inputs)
-        if reconstructions is None:
-            reconstructions = self(inputs, training=False)
-        reconstructions = ops.cast(ops.convert_to_tensor(reconstructions), inputs.dtype)
-        if len(reconstructions.shape) != 3:
-            raise ValueError(
-                "`reconstructions` must be 3D (batch, steps, features); "
-                f"received shape {tuple(reconstructions.shape)}."
-            )
-        _check_same_batch(inputs, reconstructions)
-        input_steps = inputs.shape[1]
-        recon_steps = reconstructions.shape[1]
-        if input_steps is not None and recon_steps is not None and input_steps != recon_steps:
-            overlap = min(input_steps, recon_steps)
-            warnings.warn(
-                f"Input has {input_steps} steps but the reconstruction has "
-                f"{recon_steps} (n_repeats={self.n_repeats}); the error is "
-                f"computed over the first {overlap} steps.",
-                UserWarning,
-                stacklevel=2,
-            )
-            inputs = inputs[:, :overlap, :]
-            reconstructions = reconstructions[:, :overlap, :]
-        if inputs.shape[-1] != reconstructions.shape[-1]:
-            raise ValueError(
-                f"`reconstructions` has {reconstructions.shape[-1]} features but "
-                f"`inputs` has {inputs.shape[-1]}."
-            )
-        return ops.mean(ops.square(inputs - reconstructions), axis=(1, 2))
+    def _align_steps(self, inputs, reconstructions):
+        # n_repeats may give the reconstruction another number of steps:
+        # compare the steps both have, and say so.
+        input_steps, recon_steps = inputs.shape[1], reconstructions.shape[1]
+        overlap = min(input_steps, recon_steps)
+        warnings.warn(
+            f"Input has {input_steps} steps but the reconstruction has "
+            f"{recon_steps} (n_repeats={self.n_repeats}); the error is "
+            f"computed over the first {overlap} steps.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return inputs[:, :overlap, :], reconstructions[:, :overlap, :]
 
     # ------------------------------------------------------------ serialising
     def get_config(self):
@@ -434,7 +355,6 @@ class LSTMAutoencoderAnomaly(keras.Model):
             {
                 "latent_dim": self.latent_dim,
                 "lstm_units": self.lstm_units,
-                "n_features": self.n_features,
                 "n_repeats": self.n_repeats,
                 "num_encoder_layers": self.num_encoder_layers,
                 "num_decoder_layers": self.num_decoder_layers,
