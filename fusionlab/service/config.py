@@ -1,0 +1,139 @@
+"""Settings of one server: where its data live, what it accepts, how it runs jobs.
+
+One frozen :class:`Settings` value is built from the command line (or by a
+test) and handed to :func:`fusionlab.service.app.create_app`; nothing reads
+the environment behind its back.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["Settings", "LOOPBACK_HOSTS", "is_loopback", "sqlite_url"]
+
+#: Host names that only this machine can reach.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: Job runners a server can use.
+JOB_RUNNERS = ("local", "celery")
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` can only be reached from this machine.
+
+    Examples
+    --------
+    >>> from fusionlab.service.config import is_loopback
+    >>> is_loopback("127.0.0.1"), is_loopback("0.0.0.0")
+    (True, False)
+    """
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sqlite_url(data_dir) -> str:
+    """The default database: ``fusionlab.sqlite`` in ``data_dir`` (aiosqlite)."""
+    return f"sqlite+aiosqlite:///{Path(data_dir).resolve() / 'fusionlab.sqlite'}"
+
+
+def _check_positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one server needs to know.
+
+    Parameters
+    ----------
+    data_dir : path
+        Folder of the SQLite file (by default), uploaded files (named by id),
+        model archives, stored score arrays and exports. Created if needed.
+    database_url : str, optional
+        SQLAlchemy async URL; ``sqlite+aiosqlite:///<data_dir>/fusionlab.sqlite``
+        by default, ``postgresql+asyncpg://user@host/db`` for a team server.
+    host, port : str, int
+        Where uvicorn listens. Without any token in the database the server
+        refuses to listen anywhere but on the loopback interface.
+    workers : int
+        Processes of the job pool (each may train a TensorFlow model).
+    jobs : {'local', 'celery'}
+        ``'local'``: a spawn process pool inside the server; ``'celery'``:
+        tasks sent to Celery workers through ``broker``.
+    broker : str, optional
+        Celery broker (and result back end) URL, e.g. ``redis://127.0.0.1:6379/0``.
+    celery_queue : str
+        Celery queue the tasks go to (``celery worker -Q`` must match).
+    max_upload_bytes : int
+        Largest accepted upload (the request body), 413 beyond.
+    max_rows : int
+        Most rows of an uploaded table or series, 413 beyond.
+    max_uncompressed_bytes : int
+        Most bytes a spreadsheet or archive may expand to (its zip members'
+        declared sizes), 413 beyond; also each member's ratio must stay under
+        ``max_compression_ratio``.
+    max_compression_ratio : float
+        Largest uncompressed/compressed ratio of one zip member.
+    max_page : int
+        Largest ``limit`` of one page of anomalies.
+    ws_queue_size : int
+        Messages kept for one slow WebSocket client before low/medium ones
+        are dropped (high/critical never are).
+    job_poll_seconds : float
+        How often the runner looks for queued jobs and reads progress.
+    """
+
+    data_dir: Path = field(default_factory=lambda: Path("fusionlab-data"))
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    jobs: str = "local"
+    broker: str | None = None
+    celery_queue: str = "fusionlab"
+    max_upload_bytes: int = 100 * 1024 * 1024
+    max_rows: int = 1_000_000
+    max_uncompressed_bytes: int = 500 * 1024 * 1024
+    max_compression_ratio: float = 200.0
+    max_page: int = 1000
+    ws_queue_size: int = 1000
+    job_poll_seconds: float = 0.25
+
+    def __post_init__(self):
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
+        if self.jobs not in JOB_RUNNERS:
+            raise ValueError(f"`jobs` must be one of {JOB_RUNNERS}; received {self.jobs!r}.")
+        if self.jobs == "celery" and not self.broker:
+            raise ValueError("`--jobs celery` needs `--broker URL` (e.g. redis://127.0.0.1:6379/0).")
+        for name in ("port", "workers", "max_upload_bytes", "max_rows",
+                     "max_uncompressed_bytes", "max_page", "ws_queue_size"):
+            _check_positive(getattr(self, name), name)
+        if not self.max_compression_ratio > 1:
+            raise ValueError("`max_compression_ratio` must be > 1; received "
+                             f"{self.max_compression_ratio!r}.")
+        if self.database_url is not None and "://" not in self.database_url:
+            raise ValueError("`database_url` must be a SQLAlchemy URL such as "
+                             "postgresql+asyncpg://user@host/db; received "
+                             f"{self.database_url!r}.")
+
+    @property
+    def url(self) -> str:
+        """The database URL in use (the SQLite file by default)."""
+        return self.database_url or sqlite_url(self.data_dir)
+
+    def folder(self, name: str) -> Path:
+        """A subfolder of the data folder (``uploads``, ``models``, ``arrays``,
+        ``exports``, ``jobs``), created on first use."""
+        path = self.data_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def with_(self, **changes) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)

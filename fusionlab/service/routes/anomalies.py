@@ -1,0 +1,254 @@
+"""``/api/anomalies``: filtered, cursor-paginated listing, one record, export.
+
+Records are stored as JSON text and sent as they are, so a page of 100 costs
+one indexed query and a string join.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
+
+from ...vocabulary import ANOMALY_TYPES, SEVERITIES
+from ..auth import ReadAccess
+from ..queries import (
+    AnomalyQuery,
+    after_cursor,
+    conditions,
+    load_settings,
+    page_statement,
+)
+from ..records import CSV_COLUMNS, csv_row
+from ..schemas import (
+    EXPORT_FORMATS,
+    bad_request,
+    decode_cursor,
+    encode_cursor,
+    parse_choices,
+    parse_time,
+)
+from ..state import StateDep
+from ..tables import AnomalyRecord
+
+router = APIRouter(prefix="/api/anomalies", tags=["anomalies"])
+A = AnomalyRecord
+_EXPORT_PAGE = 5000
+
+
+def anomaly_query(
+    severity: str | None = Query(None, description="severities, comma-separated"),
+    min_severity: str | None = Query(None, description="this severity or worse"),
+    anomaly_type: str | None = Query(None, description="types, comma-separated"),
+    model_id: str | None = Query(None, max_length=400, description="model ids, comma-separated"),
+    series_id: str | None = Query(None, max_length=200),
+    dataset_id: str | None = Query(None, max_length=40),
+    start: str | None = Query(None, description="epoch ms or ISO 8601 (peak time >= start)"),
+    end: str | None = Query(None, description="epoch ms or ISO 8601 (peak time <= end)"),
+    since_seq: int | None = Query(None, ge=0, description="only records with seq > since_seq, "
+                                                         "in seq order"),
+) -> AnomalyQuery:
+    """The listing's filters, checked (422 names a bad one)."""
+    if min_severity is not None and min_severity not in SEVERITIES:
+        raise bad_request(f"`min_severity` must be one of {list(SEVERITIES)}; received "
+                          f"{min_severity!r}.")
+    query = AnomalyQuery(
+        severities=parse_choices(severity, "severity", SEVERITIES),
+        min_severity=min_severity,
+        anomaly_types=parse_choices(anomaly_type, "anomaly_type", ANOMALY_TYPES),
+        model_ids=[m.strip() for m in model_id.split(",") if m.strip()] if model_id else None,
+        series_id=series_id,
+        dataset_id=dataset_id,
+        start=parse_time(start, "start"),
+        end=parse_time(end, "end"),
+        since_seq=since_seq,
+    )
+    if query.start is not None and query.end is not None and query.start > query.end:
+        raise bad_request(f"`start` ({start}) must not be after `end` ({end}).")
+    return query
+
+
+async def _saved_filter(state, session, identity):
+    return (await load_settings(state, session, identity.token_id))["filter"]
+
+
+@router.get("", summary="List anomalies, newest first (or by seq with since_seq)")
+async def list_anomalies(
+    query: Annotated[AnomalyQuery, Depends(anomaly_query)],
+    identity: ReadAccess,
+    state: StateDep,
+    limit: int = Query(100, ge=1, description="records per page (at most the server's max_page)"),
+    cursor: str | None = Query(None, max_length=400, description="next_cursor of the last page"),
+):
+    """``{"anomalies": [...], "next_cursor": str | null}``; the caller's saved
+    filter (``POST /api/filter``) applies too."""
+    if limit > state.settings.max_page:
+        raise bad_request(f"`limit` must be at most {state.settings.max_page}; received "
+                          f"{limit}. Page with `cursor` instead.")
+    by_seq = query.since_seq is not None
+    async with state.sessions() as session:
+        conds = conditions(query, await _saved_filter(state, session, identity))
+        if by_seq:
+            if cursor is not None:
+                conds.append(A.seq > decode_cursor(cursor, ("s",))["s"])
+            statement = (select(A.payload, A.timestamp, A.id).where(*conds)
+                         .order_by(A.seq).limit(limit + 1))
+        else:
+            if cursor is not None:
+                position = decode_cursor(cursor, ("t", "i"))
+                conds.append(after_cursor(position["t"], position["i"]))
+            statement = page_statement((A.payload, A.timestamp, A.id), conds, limit + 1)
+        rows = (await session.execute(statement)).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor({"s": last.id} if by_seq else {"t": last.timestamp,
+                                                                    "i": last.id})
+    body = ('{"anomalies":[' + ",".join(row.payload for row in rows) + '],"next_cursor":'
+            + json.dumps(next_cursor) + "}")
+    return Response(body, media_type="application/json")
+
+
+async def _pages(state, conds, limit):
+    """Stored records in seq order, a page at a time (each page its own session)."""
+    last = 0
+    remaining = limit
+    while remaining is None or remaining > 0:
+        size = _EXPORT_PAGE if remaining is None else min(_EXPORT_PAGE, remaining)
+        async with state.sessions() as session:
+            rows = (await session.execute(
+                select(A.id, A.payload).where(*conds, A.id > last).order_by(A.id).limit(size)
+            )).all()
+        if not rows:
+            return
+        last = rows[-1].id
+        if remaining is not None:
+            remaining -= len(rows)
+        yield [row.payload for row in rows]
+        if len(rows) < size:
+            return
+
+
+async def _csv(pages):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    async for page in pages:
+        for payload in page:
+            writer.writerow(csv_row(json.loads(payload)))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()
+
+
+async def _json(pages):
+    yield "["
+    first = True
+    async for page in pages:
+        yield ("" if first else ",") + ",".join(page)
+        first = False
+    yield "]"
+
+
+def _parquet_schema():
+    import pyarrow as pa
+
+    types = {"id": pa.int64(), "seq": pa.int64(), "timestamp": pa.int64(),
+             "severity_score": pa.float64(), "score": pa.float64(),
+             "start_index": pa.int64(), "end_index": pa.int64()}
+    return pa.schema([(c, types.get(c, pa.string())) for c in CSV_COLUMNS])
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file collecting bytes until they are taken."""
+
+    def __init__(self):
+        self.chunks = []
+        self.position = 0
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.chunks.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self):
+        return self.position
+
+    def take(self) -> bytes:
+        data = b"".join(self.chunks)
+        self.chunks = []
+        return data
+
+
+async def _parquet(pages):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _parquet_schema()
+    sink = _Sink()
+    writer = pq.ParquetWriter(sink, schema, compression="zstd")
+    strings = [i for i, field in enumerate(schema) if pa.types.is_string(field.type)]
+    async for page in pages:
+        columns = list(zip(*(csv_row(json.loads(p)) for p in page), strict=True))
+        arrays = []
+        for i, values in enumerate(columns):
+            if i in strings:
+                values = [None if v is None else str(v) for v in values]
+            arrays.append(pa.array(values, type=schema.field(i).type))
+        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+        yield sink.take()
+    writer.close()
+    yield sink.take()
+
+
+_MEDIA = {"csv": "text/csv", "json": "application/json",
+          "parquet": "application/vnd.apache.parquet"}
+
+
+@router.get("/export", summary="All matching anomalies as one streamed file")
+async def export_anomalies(
+    query: Annotated[AnomalyQuery, Depends(anomaly_query)],
+    identity: ReadAccess,
+    state: StateDep,
+    format: str = Query("csv", description="csv, json or parquet"),
+    limit: int | None = Query(None, ge=1, description="at most this many records"),
+):
+    """Streamed in seq order, a page at a time, so the server's memory does not
+    grow with the number of records. The saved filter applies."""
+    if format not in EXPORT_FORMATS:
+        raise bad_request(f"`format` must be one of {list(EXPORT_FORMATS)}; received "
+                          f"{format!r}.")
+    if format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise bad_request("Parquet export needs pyarrow on the server "
+                              "(pip install 'fusionlab-learn[service]').", 501) from None
+    async with state.sessions() as session:
+        conds = conditions(query, await _saved_filter(state, session, identity))
+    pages = _pages(state, conds, limit)
+    body = {"csv": _csv, "json": _json, "parquet": _parquet}[format](pages)
+    return StreamingResponse(body, media_type=_MEDIA[format], headers={
+        "Content-Disposition": f'attachment; filename="anomalies.{format}"'})
+
+
+@router.get("/{anomaly_id}", summary="One stored anomaly")
+async def get_anomaly(anomaly_id: int, identity: ReadAccess,
+                      state: StateDep):
+    """The record, or 404."""
+    async with state.sessions() as session:
+        payload = await session.scalar(select(A.payload).where(A.id == anomaly_id))
+    if payload is None:
+        raise bad_request(f"No anomaly with id {anomaly_id}.", 404)
+    return Response(payload, media_type="application/json")
