@@ -40,10 +40,14 @@ def test_point_f1_hand_counts():
     assert prf.f1 == pytest.approx(f1_score(labels, preds))
 
 
-def test_point_f1_threshold_is_inclusive():
+def test_point_f1_threshold_is_strict():
+    # The one flag rule (fusionlab.vocabulary.exceeds): score > threshold.
+    # Before it, the metrics flagged score >= threshold and this test
+    # asserted that threshold=0.5 flagged the 0.5 score.
     labels = [0, 1, 0]
     scores = [0.2, 0.5, 0.7]
-    assert point_f1(labels, scores, threshold=0.5) == (0.5, 1.0, pytest.approx(2 / 3))
+    assert point_f1(labels, scores, threshold=0.49) == (0.5, 1.0, pytest.approx(2 / 3))
+    assert point_f1(labels, scores, threshold=0.5).recall == 0.0
     assert point_f1(labels, scores, threshold=0.51).recall == 0.0
 
 
@@ -69,7 +73,10 @@ def test_best_f1_with_ties():
     assert best.f1 == pytest.approx(0.8)
     assert best.precision == pytest.approx(2 / 3)
     assert best.recall == 1.0
-    assert best.threshold == 0.5
+    # Strict rule: the threshold lies between the lowest flagged score (0.5)
+    # and the next lower one (0.1), and reproduces the F1 it reports.
+    assert best.threshold == pytest.approx(0.3)
+    assert point_f1([1, 0, 1, 0], [0.5, 0.5, 0.5, 0.1], best.threshold).f1 == pytest.approx(0.8)
 
 
 def test_best_f1_is_the_maximum_over_all_thresholds():

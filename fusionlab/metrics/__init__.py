@@ -1,9 +1,20 @@
 """Evaluation metrics for time-series anomaly detection.
 
 All functions take ``labels`` (0/1 per time point, 1 = anomaly) first and
-``scores`` (higher = more anomalous) second, like scikit-learn. Threshold
-metrics flag a point when ``score >= threshold``; with ``threshold=None`` they
-expect 0/1 predictions instead of scores.
+``scores`` (higher = more anomalous) second, like scikit-learn. With
+``threshold=None`` the threshold metrics expect 0/1 predictions instead of
+scores.
+
+The flag rule
+-------------
+A point is flagged when its score is **strictly greater** than the threshold,
+``score > threshold`` (:func:`fusionlab.vocabulary.exceeds`), as for every
+detector of fusionlab. The thresholds the metrics report (``best_f1``'s, and
+``best_f1_threshold`` in :func:`evaluate`) follow the same rule: each is the
+midpoint between the lowest flagged score and the next lower distinct score
+(one below the lowest score when every point is flagged), so
+``score > threshold`` reproduces the reported F1 and the threshold does not
+sit on a score.
 """
 
 from .evaluate import METRIC_COLUMNS, compare, evaluate

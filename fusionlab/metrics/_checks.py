@@ -6,6 +6,7 @@ import numpy as np
 
 from .._runs import flag_runs
 from .._validation import check_binary, check_real, check_scores
+from ..vocabulary import exceeds
 
 __all__ = ["check_labels", "check_labels_scores", "binarize", "segments"]
 
@@ -55,7 +56,7 @@ def binarize(labels, scores, threshold):
     """Validate inputs and turn ``scores`` into 0/1 predictions.
 
     With ``threshold=None`` the scores must already be 0/1 predictions;
-    otherwise a point is flagged when ``score >= threshold``.
+    otherwise a point is flagged when ``score > threshold``.
     """
     if threshold is None:
         labels = check_labels(labels)
@@ -64,7 +65,7 @@ def binarize(labels, scores, threshold):
     # allow_none: the message then says that None is accepted too.
     threshold = check_real(threshold, "threshold", allow_none=True)
     labels, scores = check_labels_scores(labels, scores)
-    return labels, (scores >= threshold).astype(np.int8)
+    return labels, exceeds(scores, threshold).astype(np.int8)
 
 
 def segments(binary: np.ndarray) -> np.ndarray:

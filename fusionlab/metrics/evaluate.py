@@ -56,11 +56,7 @@ def _metrics_row(scores, labels, threshold, source, vus_window, vus_thresholds):
     else:
         threshold = check_real(threshold, "threshold", allow_none=True)
     volume = vus(labels, scores, window=vus_window, n_thresholds=vus_thresholds)
-    reported = float(threshold)
-    if source == "detector":
-        # Detectors flag ``score > threshold_``; the metrics flag
-        # ``score >= threshold``: the next float up makes the two agree.
-        threshold = float(np.nextafter(reported, np.inf))
+    threshold = float(threshold)
     point = point_f1(labels, scores, threshold)
     ranged = range_precision_recall(labels, scores, threshold)
     return {
@@ -70,7 +66,7 @@ def _metrics_row(scores, labels, threshold, source, vus_window, vus_thresholds):
         "vus_pr": volume.pr,
         "best_f1": best.f1,
         "best_f1_threshold": best.threshold,
-        "threshold": reported,
+        "threshold": threshold,
         "threshold_source": source,
         "precision": point.precision,
         "recall": point.recall,
@@ -102,10 +98,10 @@ def evaluate(detector_or_scores, X, labels, threshold=None, *, name=None,
         0/1 ground truth holding both classes.
     threshold : float or None, default=None
         Threshold of the threshold-dependent metrics (flag
-        ``score >= threshold``). None means the detector's own rule
-        (``score > threshold_``, the smallest float above ``threshold_``), or,
-        for raw scores, the best-F1 threshold (an oracle choice; the
-        ``threshold_source`` column says which was used).
+        ``score > threshold``, the rule of the detectors too). None means the
+        detector's ``threshold_``, or, for raw scores, the best-F1 threshold
+        (an oracle choice; the ``threshold_source`` column says which was
+        used).
     name : str or None, default=None
         Row label; the detector's class name, or ``"scores"``.
     vus_window : int, default=100

@@ -55,8 +55,9 @@ def point_f1(labels, scores, threshold=None) -> PRF:
         Anomaly scores (higher means more anomalous), or 0/1 predictions when
         ``threshold`` is None.
     threshold : float or None, default=None
-        A point is flagged when ``score >= threshold``. None means ``scores``
-        already are 0/1 predictions.
+        A point is flagged when ``score > threshold`` (the rule of
+        :mod:`fusionlab.metrics`). None means ``scores`` already are 0/1
+        predictions.
 
     Returns
     -------
@@ -80,9 +81,12 @@ def point_f1(labels, scores, threshold=None) -> PRF:
 def best_f1(labels, scores) -> BestF1:
     """Highest point-wise F1 over every threshold that changes the predictions.
 
-    The candidate thresholds are the distinct score values (flag
-    ``score >= threshold``), as in :func:`sklearn.metrics.precision_recall_curve`.
-    This is an oracle: the threshold is chosen on the labels being scored, so
+    Every cut between two distinct score values is tried, as in
+    :func:`sklearn.metrics.precision_recall_curve`. The threshold returned is
+    the midpoint between the lowest flagged score and the next lower distinct
+    score (one below the lowest score when every point is flagged), so that
+    ``point_f1(labels, scores, threshold)`` (``score > threshold``) gives the
+    same F1. This is an oracle: the threshold is chosen on the labels being scored, so
     it is an upper bound for any threshold fixed in advance.
 
     Parameters
@@ -95,14 +99,15 @@ def best_f1(labels, scores) -> BestF1:
     Returns
     -------
     BestF1
-        ``(f1, precision, recall, threshold)``; with ties the highest
-        threshold reaching the best F1 is returned.
+        ``(f1, precision, recall, threshold)``; with ties the cut flagging
+        the fewest points is returned.
 
     Examples
     --------
     >>> from fusionlab.metrics import best_f1
-    >>> best_f1([0, 1, 1, 0], [0.1, 0.9, 0.7, 0.8])
-    BestF1(f1=0.8, precision=0.6666666666666666, recall=1.0, threshold=0.7)
+    >>> best = best_f1([0, 1, 1, 0], [0.1, 0.9, 0.7, 0.8])
+    >>> round(best.f1, 3), round(best.threshold, 3)   # midpoint of 0.7 and 0.1
+    (0.8, 0.4)
     """
     labels, scores = check_labels_scores(labels, scores)
     precision, recall, thresholds = precision_recall_curve(labels, scores)
@@ -114,7 +119,22 @@ def best_f1(labels, scores) -> BestF1:
     # highest threshold among ties.
     best = len(f1) - 1 - int(np.argmax(f1[::-1]))
     return BestF1(float(f1[best]), float(precision[best]), float(recall[best]),
-                  float(thresholds[best]))
+                  _cut_below(thresholds, best))
+
+
+def _cut_below(values, index):
+    """A threshold that ``score > threshold`` cuts just below ``values[index]``.
+
+    ``values`` are the distinct scores in increasing order: the midpoint to the
+    next lower one, or one below the lowest.
+    """
+    upper = float(values[index])
+    if index == 0:
+        return upper - 1.0
+    lower = float(values[index - 1])
+    middle = 0.5 * (lower + upper)
+    # Two adjacent floats have no float between them: cut at the lower one.
+    return middle if lower <= middle < upper else lower
 
 
 def auc_roc(labels, scores) -> float:

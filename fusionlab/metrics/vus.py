@@ -20,7 +20,9 @@ variant). For one buffer ``w``:
   Events whose buffers touch are merged before counting detected events; an
   event is detected when any point of its buffered span is flagged.
 * The thresholds are ``n_thresholds`` scores taken at evenly spaced ranks of
-  the sorted scores (a point is flagged when ``score >= threshold``). The ROC
+  the sorted scores, each lowered to the next float down, so that a point is
+  flagged when ``score > threshold`` (the rule of :mod:`fusionlab.metrics`)
+  and every chosen score is flagged by its own threshold. The ROC
   area is the trapezoid over ``(0, 0)``, the thresholds and ``(1, 1)``; the PR
   area is ``sum_j (TPR_j - TPR_{j-1}) * precision_j`` from ``TPR_0 = 0``.
 
@@ -137,7 +139,8 @@ def vus(labels, scores, *, window=100, n_thresholds=250) -> VUS:
     events = segments(labels)
 
     thresholds = -np.sort(-scores)[np.linspace(0, n - 1, n_thresholds).astype(int)]
-    # first_flag[i]: index of the first (highest) threshold with score >= it.
+    # first_flag[i]: index of the first (highest) threshold that flags point i,
+    # i.e. the first sampled score <= scores[i] (thresholds lie a float below them).
     first_flag = np.searchsorted(-thresholds, -scores, side="left")
     n_flagged = np.cumsum(np.bincount(first_flag, minlength=n_thresholds + 1))[:n_thresholds]
     labelled_hits = np.cumsum(
