@@ -162,10 +162,7 @@ def time_aware(model) -> bool:
     the ``'cfc'`` and ``'ltc'`` models), and for any model of yours that sets
     ``takes_time_delta = True`` and accepts ``[windows, deltas]``.
     """
-    if getattr(model, "takes_time_delta", None) is None:
-        # Liquid models defined before the capability attribute existed.
-        return isinstance(model, LiquidAutoencoderAnomaly)
-    return bool(model.takes_time_delta)
+    return bool(getattr(model, "takes_time_delta", False))
 
 
 def make_model(spec, window: int, n_features: int, params=None):
