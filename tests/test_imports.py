@@ -49,6 +49,14 @@ def _graph():
     return graph
 
 
+def _python(code, timeout=600):
+    """stdout of ``code`` run by a fresh interpreter; fails the test on an error."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
 def test_no_import_cycles():
     graph = _graph()
     # A module importing its own package's __init__ (`from .. import
@@ -77,7 +85,7 @@ def test_every_module_imports_alone():
     # One interpreter (Keras starts once), but each module is imported with
     # no fusionlab module loaded before it, so an order-dependent import
     # fails here.
-    code = (
+    failures = _python(
         "import importlib, sys\n"
         f"for name in {MODULES!r}:\n"
         "    for key in [k for k in sys.modules if k.split('.')[0] == 'fusionlab']:\n"
@@ -87,14 +95,11 @@ def test_every_module_imports_alone():
         "    except Exception as exc:\n"
         "        print(f'{name}: {type(exc).__name__}: {exc}')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout == "", result.stdout
+    assert failures == "", failures
 
 
 def test_import_fusionlab_starts_no_keras_and_reaches_the_detector():
-    code = (
+    name = _python(
         "import sys, fusionlab\n"
         "assert 'keras' not in sys.modules, 'import fusionlab started keras'\n"
         "import fusionlab.detection\n"
@@ -103,7 +108,4 @@ def test_import_fusionlab_starts_no_keras_and_reaches_the_detector():
         "assert 'keras' not in sys.modules, 'the records started keras'\n"
         "print(fusionlab.detection.AnomalyDetector.__name__)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "AnomalyDetector"
+    assert name.strip() == "AnomalyDetector"
