@@ -115,10 +115,13 @@ class LocalServer:
         except OSError:
             return ""
 
-    def kill(self) -> None:
-        """``kill -9`` the server and its job workers (what a crash looks like)."""
+    def kill(self, group: bool = False) -> None:
+        """``kill -9`` the server (a crash); with ``group`` its job workers too."""
         if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            if group:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.kill()
             self.process.wait(10)
         self._close_log()
 

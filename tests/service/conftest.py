@@ -131,7 +131,7 @@ async def _pg(statement):
         await connection.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def postgres_url():
     """A fresh PostgreSQL database for the module, dropped afterwards."""
     need("PostgreSQL", reachable(PG_HOST, 5432), "FUSIONLAB_REQUIRE_POSTGRES")
