@@ -314,6 +314,46 @@ def test_vus_argument_errors():
         vus([1, 1], [0, 1])
 
 
+def test_vus_rejects_a_window_longer_than_the_series():
+    # Issue 14, item 9: window=10**6 on 100 points allocated gigabytes.
+    labels = np.zeros(100, dtype=int)
+    labels[40:45] = 1
+    scores = labels + np.linspace(0.0, 0.5, 100)
+    for window in (101, 10**4, 10**6):
+        with pytest.raises(ValueError, match=r"`window` must be at most the series length \(100 points\); "
+                           r"received " + str(window)):
+            vus(labels, scores, window=window)
+    with pytest.raises(ValueError, match=r"`vus_window`.*\(100 points\)"):
+        evaluate(scores, None, labels, vus_window=10**6)
+    with pytest.raises(ValueError, match=r"`vus_window`.*\(100 points\)"):
+        compare({"abs": _Identity()}, scores, labels, vus_window=101)
+    # The longest accepted window is the series length.
+    assert 0.0 <= vus(labels, scores, window=100).roc <= 1.0
+
+
+class _Identity:
+    """Scores are the data themselves (for compare)."""
+
+    def fit(self, X):
+        self.threshold_ = 0.5
+        return self
+
+    def score_samples(self, X):
+        return np.asarray(X, dtype=float)
+
+
+def test_vus_more_thresholds_than_points_is_the_same_as_one_per_point():
+    # Beyond one threshold per point the sampled ranks repeat, so capping
+    # n_thresholds at n changes nothing, and a huge value cannot allocate.
+    rng = np.random.default_rng(3)
+    labels = (rng.random(60) < 0.1).astype(int)
+    labels[[0, 1]] = [1, 0]
+    scores = rng.random(60)
+    reference = vus(labels, scores, window=6, n_thresholds=60)
+    assert vus(labels, scores, window=6, n_thresholds=61) == reference
+    assert vus(labels, scores, window=6, n_thresholds=10**9) == reference
+
+
 # ---------------------------------------------------------------- input checks
 
 ALL_SCORE_METRICS = [

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_non_negative_int, check_real
-from ._checks import check_labels_scores, segments
+from ._checks import check_labels, check_labels_scores, segments
 from .event_based import event_f1, point_adjusted_f1
 from .pointwise import auc_pr, auc_roc, best_f1, point_f1
 from .range_based import range_precision_recall
-from .vus import vus
+from .vus import check_window, vus
 
 __all__ = ["evaluate", "compare", "METRIC_COLUMNS"]
 
@@ -50,6 +50,7 @@ def _detector_threshold(detector):
 
 def _metrics_row(scores, labels, threshold, source, vus_window, vus_thresholds):
     labels, scores = check_labels_scores(labels, scores, need_negative=True)
+    check_window(vus_window, labels.shape[0], "vus_window")
     best = best_f1(labels, scores)
     if threshold is None:
         threshold, source = best.threshold, "best_f1"
@@ -105,7 +106,8 @@ def evaluate(detector_or_scores, X, labels, threshold=None, *, name=None,
     name : str or None, default=None
         Row label; the detector's class name, or ``"scores"``.
     vus_window : int, default=100
-        ``window`` of :func:`~fusionlab.metrics.vus`.
+        ``window`` of :func:`~fusionlab.metrics.vus`; at most the number of
+        points.
     vus_thresholds : int, default=250
         ``n_thresholds`` of :func:`~fusionlab.metrics.vus`.
 
@@ -220,6 +222,8 @@ def compare(detectors, X, labels, fit=True, *, vus_window=100,
     (['abs'], 'detector')
     """
     vus_window = check_non_negative_int(vus_window, "vus_window")
+    # Before any fitting, so a bad window or bad labels fail at once.
+    check_window(vus_window, check_labels(labels, need_negative=True).shape[0], "vus_window")
     rows = []
     for name, detector in _named(detectors):
         fit_seconds = np.nan

@@ -39,7 +39,7 @@ from scipy import sparse
 from .._validation import check_non_negative_int, check_positive_int
 from ._checks import check_labels_scores, segments
 
-__all__ = ["VUS", "vus", "vus_roc", "vus_pr"]
+__all__ = ["VUS", "vus", "vus_roc", "vus_pr", "check_window"]
 
 
 class VUS(NamedTuple):
@@ -94,6 +94,25 @@ def _detected_event_counts(events, first_flag, n, half, n_thresholds):
     return counts, len(group_start)
 
 
+def check_window(window, n_points: int, name: str = "window") -> int:
+    """Return ``window`` if it is an integer in ``[0, n_points]``.
+
+    A buffer longer than the series is refused rather than capped: capping
+    would silently average over other buffer lengths than asked for, and
+    such a window is almost always a unit mistake (the memory and time of
+    :func:`vus` grow with ``window``, whatever the series length).
+    """
+    window = check_non_negative_int(window, name)
+    if window > n_points:
+        raise ValueError(
+            f"`{name}` must be at most the series length ({n_points} points); "
+            f"received {window}. A buffer longer than the series covers every "
+            "point; pick something comparable to the event length or the "
+            "seasonal period."
+        )
+    return window
+
+
 def vus(labels, scores, *, window=100, n_thresholds=250) -> VUS:
     """VUS-ROC and VUS-PR of anomaly scores (Paparrizos et al., 2022).
 
@@ -110,12 +129,18 @@ def vus(labels, scores, *, window=100, n_thresholds=250) -> VUS:
         0/1 ground truth holding both classes.
     scores : array-like of shape (n,)
         Anomaly scores, higher means more anomalous.
-    window : int >= 0, default=100
+    window : int in [0, n], default=100
         Largest buffer length; the surfaces average ``w = 0..window``. TSB-AD
         uses 100 by default, or the period of the series; pick something
-        comparable to the typical event length or seasonal period.
+        comparable to the typical event length or seasonal period. A window
+        longer than the series (``n`` points) raises ``ValueError``: TSB-AD
+        does not check it and sizes its arrays and loops by ``window``
+        alone, so a mistaken ``10**6`` runs out of memory on a 100-point
+        series.
     n_thresholds : int >= 1, default=250
         Number of thresholds (evenly spaced ranks of the sorted scores).
+        Values above ``n`` are used as ``n``: the sampled ranks then already
+        hold every rank, so the result is the same and memory stays bounded.
 
     Returns
     -------
@@ -135,6 +160,9 @@ def vus(labels, scores, *, window=100, n_thresholds=250) -> VUS:
     n_thresholds = check_positive_int(n_thresholds, "n_thresholds")
     labels, scores = check_labels_scores(labels, scores, need_negative=True)
     n = labels.shape[0]
+    window = check_window(window, n)
+    # More thresholds than points repeat ranks, which add nothing to the areas.
+    n_thresholds = min(n_thresholds, n)
     n_labelled = float(labels.sum())
     events = segments(labels)
 
