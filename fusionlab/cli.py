@@ -1,4 +1,4 @@
-"""Command line interface: ``fusionlab detect`` and ``fusionlab demo``."""
+"""Command line interface: ``fusionlab detect``, ``fusionlab demo`` and ``fusionlab serve``."""
 
 from __future__ import annotations
 
@@ -166,6 +166,11 @@ def _parser():
     demo.add_argument("--epochs", type=int, default=15)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    # Parsed by fusionlab.service.cli (see main), so that FastAPI is imported
+    # only when the service runs.
+    sub.add_parser("serve", add_help=False,
+                   help="run the anomaly service (fusionlab serve --help)")
     return parser
 
 
@@ -176,7 +181,13 @@ def main(argv=None):
     --------
     ``fusionlab detect data.csv --time-col timestamp --out anomalies.csv --plot anomalies.png``
     ``fusionlab demo --out-dir results``
+    ``fusionlab serve --port 8080`` (see :mod:`fusionlab.service.cli`)
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:
+        from .service.cli import main as serve
+
+        return serve(argv[1:])
     args = _parser().parse_args(argv)
     import matplotlib
 
