@@ -4,6 +4,12 @@ Every strategy is a small class with ``fit(scores)`` that sets
 ``threshold_`` and returns ``self``; ``predict(scores)`` flags the points whose
 score is *strictly greater* than ``threshold_``. ``get_config`` /
 ``from_config`` round-trip the parameters through JSON.
+
+A threshold is always finite: the strategies work on scores divided by a
+power of two near their maximum (exact, so ordinary scores give the same
+bits), so scores up to the float64 limit neither overflow nor lose the tail
+fit; a threshold that itself lies beyond the float64 range raises
+``ValueError`` rather than returning ``inf`` (which would never flag).
 """
 
 from __future__ import annotations
@@ -34,17 +40,46 @@ __all__ = [
 ]
 
 
+def _power_of_two_scale(values) -> float:
+    """A power of two within a factor 2 of ``max |values|`` (1.0 for zeros).
+
+    Dividing by it is exact, and leaves the largest magnitude in ``[1, 2)``,
+    far from overflow when squared or summed.
+    """
+    peak = float(np.max(np.abs(values)))
+    if peak == 0.0:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(peak)[1]) - 1))
+
+
 class BaseThreshold:
     """Base class: subclasses implement ``_compute(scores) -> float``."""
 
     #: Name used in :func:`get_threshold` and in saved configs.
     name = None
     _params: tuple = ()
+    #: What to change when the threshold would not be finite.
+    _non_finite_hint = "rescale the scores"
 
     def fit(self, scores):
-        """Compute ``threshold_`` from ``scores`` (1D, finite); return ``self``."""
+        """Compute ``threshold_`` from ``scores`` (1D, finite); return ``self``.
+
+        Raises
+        ------
+        ValueError
+            If the scores are empty or not finite, or the threshold would not
+            be finite (beyond the float64 range).
+        """
         scores = check_scores(scores)
-        self.threshold_ = float(self._compute(scores))
+        with np.errstate(over="ignore"):  # overflow is reported just below
+            threshold = float(self._compute(scores))
+        if not np.isfinite(threshold):
+            raise ValueError(
+                f"{type(self).__name__} computed a threshold that is not finite "
+                f"({threshold}) from scores in [{scores.min():.6g}, {scores.max():.6g}]"
+                f"; it lies beyond the float64 range: {self._non_finite_hint}."
+            )
+        self.threshold_ = threshold
         return self
 
     def predict(self, scores):
@@ -123,7 +158,8 @@ class ContaminationThreshold(BaseThreshold):
         k = min(max(int(round(self.contamination * scores.size)), 1), scores.size)
         if k == scores.size:
             return ordered[-1] - 1.0
-        return 0.5 * (ordered[k - 1] + ordered[k])
+        # Halves first: the same value as (a + b) / 2, without overflow.
+        return 0.5 * ordered[k - 1] + 0.5 * ordered[k]
 
 
 class MeanStdThreshold(BaseThreshold):
@@ -138,12 +174,16 @@ class MeanStdThreshold(BaseThreshold):
 
     name = "mean_std"
     _params = ("k",)
+    _non_finite_hint = "lower `k` or rescale the scores"
 
     def __init__(self, k=3.0):
         self.k = check_real(k, "k", low=0.0)
 
     def _compute(self, scores):
-        return scores.mean() + self.k * scores.std()
+        # Exact power-of-two scaling keeps the squares of huge scores finite.
+        scale = _power_of_two_scale(scores)
+        scaled = scores / scale
+        return scale * (scaled.mean() + self.k * scaled.std())
 
 
 class SPOTThreshold(BaseThreshold):
@@ -189,6 +229,7 @@ class SPOTThreshold(BaseThreshold):
 
     name = "spot"
     _params = ("q", "level", "min_excesses")
+    _non_finite_hint = "raise `q` (a less extreme quantile) or rescale the scores"
 
     def __init__(self, q=1e-4, level=0.98, min_excesses=10):
         self.level = check_rate(level, "level", low=0.0, high=1.0, include_high=False)
@@ -210,15 +251,21 @@ class SPOTThreshold(BaseThreshold):
                 f"level={self.level} quantile to fit the tail; received "
                 f"{excesses.size} out of {n}. Use more data or a lower `level`."
             )
-        gamma, _, sigma = stats.genpareto.fit(excesses, floc=0.0)
+        # scipy's maximum-likelihood fit overflows (or stops on absolute
+        # tolerances) for excesses far from 1, e.g. 1e300 or 1e-300: fit
+        # those in units of a power of two; the GPD scale scales with them.
+        scale = _power_of_two_scale(excesses)
+        if 2.0**-20 <= scale <= 2.0**20:
+            scale = 1.0  # ordinary magnitudes: fit the excesses as they are
+        gamma, _, sigma = stats.genpareto.fit(excesses / scale, floc=0.0)
         self.initial_threshold_ = t
         self.gamma_ = float(gamma)
-        self.sigma_ = float(sigma)
+        self.sigma_ = float(sigma) * scale
         self.n_excesses_ = int(excesses.size)
         ratio = self.q * n / excesses.size
         if abs(gamma) < 1e-12:
-            return t - sigma * np.log(ratio)
-        return t + sigma / gamma * (ratio ** (-gamma) - 1.0)
+            return t - scale * (sigma * np.log(ratio))
+        return t + scale * (sigma / gamma * (ratio ** (-gamma) - 1.0))
 
 
 class DynamicThreshold(BaseThreshold):
@@ -304,6 +351,12 @@ class DynamicThreshold(BaseThreshold):
         return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
 
     def _compute(self, scores):
+        # The objective is scale free; exact power-of-two scaling keeps the
+        # std of huge scores finite and gives the same bits otherwise.
+        scale = _power_of_two_scale(scores)
+        return scale * self._compute_scaled(scores / scale)
+
+    def _compute_scaled(self, scores):
         e_s = self.smooth(scores)
         mu, sigma = e_s.mean(), e_s.std()
         self.z_ = None
