@@ -301,3 +301,35 @@ def test_load_nab_ambiguous_unlabelled_and_bad_files(tiny_nab):
     other.write_text("time,reading\n2014-04-01 00:00:00,1\n")
     with pytest.raises(ValueError, match="'timestamp,value'"):
         load_nab(tiny_nab, "realTraffic/art_a.csv")
+
+
+def test_load_nab_bad_dates_name_the_file_and_the_row(tiny_nab):
+    # Issue 14, item 12: pandas' date error named neither the file nor the row.
+    path = tiny_nab / "data" / "realTraffic" / "speed.csv"
+    path.write_text("timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,2\n"
+                    "2014-13-45 00:10:00,3\n")
+    with pytest.raises(ValueError, match=r"speed\.csv.*timestamp.*row 2.*'2014-13-45 00:10:00'"):
+        load_nab(tiny_nab, "speed")
+    path.write_text("timestamp,value\n2014-04-01 00:00:00,1\n,2\n")
+    with pytest.raises(ValueError, match=r"speed\.csv.*timestamp.*row 1"):
+        load_nab(tiny_nab, "speed")
+    # The whole corpus fails the same way, naming the bad file.
+    with pytest.raises(ValueError, match=r"speed\.csv.*row 1"):
+        load_nab(tiny_nab)
+
+
+@pytest.mark.parametrize("window, match", [
+    (["2014-04-01 00:10:00", "tomorrow"], r"'tomorrow'"),
+    ([None, "2014-04-01 00:10:00"], r"None is not"),
+    (["", "2014-04-01 00:10:00"], r"'' is not"),
+    (["2014-04-01 00:10:00"], r"\[start, end\] pair"),
+    ("2014-04-01", r"\[start, end\] pair"),
+])
+def test_load_nab_bad_label_windows_name_the_label_file_and_entry(tiny_nab, window, match):
+    labels = tiny_nab / "labels" / "combined_windows.json"
+    windows = json.loads(labels.read_text())
+    windows["realTraffic/speed.csv"] = [window]
+    labels.write_text(json.dumps(windows))
+    with pytest.raises(ValueError, match=r"combined_windows\.json.*realTraffic/speed\.csv.*"
+                                         r"window 0.*" + match):
+        load_nab(tiny_nab, "speed")

@@ -103,7 +103,7 @@ def _read_series(data: Path, name: str, windows: dict) -> pd.DataFrame:
         raise ValueError(
             f"{name!r} has no entry in {_LABELS.as_posix()}; its labels are unknown."
         )
-    timestamps = pd.to_datetime(frame["timestamp"], format="ISO8601")
+    timestamps = _timestamps(frame["timestamp"], path)
     values = pd.to_numeric(frame["value"], errors="coerce").astype(float)
     bad = ~np.isfinite(values.to_numpy())
     if bad.any():
@@ -112,10 +112,54 @@ def _read_series(data: Path, name: str, windows: dict) -> pd.DataFrame:
             f"(first at row {int(np.argmax(bad))})."
         )
     label = np.zeros(len(frame), dtype=np.int64)
-    for window in windows[name]:
-        start, end = pd.to_datetime(window, format="ISO8601")
+    for start, end in _label_windows(windows[name], name):
         label[((timestamps >= start) & (timestamps <= end)).to_numpy()] = 1
     return pd.DataFrame({"timestamp": timestamps, "value": values, "label": label})
+
+
+def _timestamps(column: pd.Series, path: Path) -> pd.Series:
+    """The ``timestamp`` column as datetimes; a bad cell names file and row."""
+    parsed = pd.to_datetime(column, format="ISO8601", errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(
+            f"{str(path)!r} has {int(bad.sum())} missing or unparsable timestamp(s); "
+            f"first at row {row} (0-based, after the header): {column.iloc[row]!r}. "
+            "NAB timestamps are ISO 8601, e.g. '2014-04-01 00:00:00'."
+        )
+    return parsed
+
+
+def _label_windows(entry, name: str) -> list:
+    """The ``[start, end]`` windows of one file, parsed; errors name the entry."""
+    where = f"{_LABELS.as_posix()} entry {name!r}"
+    if not isinstance(entry, list):
+        raise ValueError(
+            f"{where} must be a list of [start, end] pairs; received "
+            f"{type(entry).__name__}."
+        )
+    parsed = []
+    for index, window in enumerate(entry):
+        if not (isinstance(window, list) and len(window) == 2):
+            raise ValueError(
+                f"{where}, window {index}: expected a [start, end] pair of "
+                f"timestamps; received {window!r}."
+            )
+        bounds = []
+        for bound in window:
+            try:
+                value = pd.to_datetime(bound, format="ISO8601")
+            except (TypeError, ValueError):
+                value = None
+            if value is None or pd.isna(value):  # None parses to None, '' to NaT
+                raise ValueError(
+                    f"{where}, window {index}: {bound!r} is not an ISO 8601 "
+                    "timestamp."
+                )
+            bounds.append(value)
+        parsed.append(tuple(bounds))
+    return parsed
 
 
 def load_nab(root=None, name=None) -> pd.DataFrame:
@@ -149,7 +193,8 @@ def load_nab(root=None, name=None) -> pd.DataFrame:
     ValueError
         If no root is given, ``name`` is unknown or ambiguous (the message
         lists the available series), a file lacks a label entry or has
-        missing values.
+        missing values, or a timestamp or label window does not parse (the
+        message names the file and the row, or the label entry and window).
     FileNotFoundError
         If the root or the label file does not exist.
 
