@@ -68,12 +68,25 @@ def severity_from_ratio(ratio) -> str:
     ``< 1.5``: ``'low'``; ``< 2.5``: ``'medium'``; ``< 4``: ``'high'``;
     otherwise ``'critical'`` (an infinite ratio, from a zero threshold, too).
 
+    Raises
+    ------
+    TypeError
+        If ``ratio`` is not a real number.
+    ValueError
+        If it is NaN (a NaN score has no severity).
+
     Examples
     --------
     >>> from fusionlab.vocabulary import severity_from_ratio
     >>> [severity_from_ratio(r) for r in (1.2, 2.0, 3.0, 10.0)]
     ['low', 'medium', 'high', 'critical']
     """
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):
+        raise TypeError(
+            f"`ratio` must be a real number; received {ratio!r} of type {type(ratio).__name__}."
+        )
+    if ratio != ratio:  # NaN
+        raise ValueError("`ratio` is NaN: a NaN score has no severity.")
     for level, bound in zip(SEVERITIES, SEVERITY_BANDS, strict=False):
         if ratio < bound:
             return level

@@ -509,12 +509,30 @@ class AnomalyDetector(BaseDetector):
         return io.write_archive(path, *self.get_state())
 
     @classmethod
-    def load(cls, path):
-        """Load a detector saved with :meth:`save`; it gives the same scores."""
+    def load(cls, path, *, max_config_bytes=None, max_member_bytes=None):
+        """Load a detector saved with :meth:`save`; it gives the same scores.
+
+        Nothing is unpickled, and nothing read is trusted: members are
+        size-checked before they are decompressed (``max_config_bytes`` and
+        ``max_member_bytes`` override :data:`fusionlab.detection.io.MAX_CONFIG_BYTES`
+        and :data:`~fusionlab.detection.io.MAX_MEMBER_BYTES`), and every
+        parameter and learned value is checked
+        (:func:`~fusionlab.detection.state.detector_from_state`).
+
+        Raises
+        ------
+        ValueError
+            For anything but a sound archive; the message names the archive
+            and the member or field at fault.
+        """
         config, model, arrays = io.read_archive(
-            path, arrays=(TRAINING_SCORES,), expected_format=FORMAT
+            path, arrays=(TRAINING_SCORES,), expected_format=FORMAT,
+            max_config_bytes=max_config_bytes, max_member_bytes=max_member_bytes,
         )
-        return cls.from_state(config, model, arrays)
+        try:
+            return cls.from_state(config, model, arrays)
+        except ValueError as exc:
+            raise ValueError(f"{str(path)!r} holds an invalid detector: {exc}") from exc
 
 
 def _deltas(model, stamps, n, scale):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._runs import flag_runs
+from .._validation import check_finite, check_non_negative_int
 from ..vocabulary import ANOMALY_TYPES, SEVERITIES, severity_from_ratio
 from .records import Anomaly, AnomalyList
 
@@ -54,10 +55,17 @@ def find_segments(flags, merge_gap=0):
     >>> find_segments([0, 1, 1, 0, 0, 1, 0, 0, 0, 1], merge_gap=2)
     [(1, 5), (9, 9)]
     """
-    flags = np.asarray(flags).astype(bool).ravel()
-    if merge_gap < 0:
-        raise ValueError(f"`merge_gap` must be >= 0; received {merge_gap}.")
-    runs = flag_runs(flags)
+    merge_gap = check_non_negative_int(merge_gap, "merge_gap")
+    flags = np.asarray(flags).ravel()
+    if flags.dtype != bool:
+        if not np.issubdtype(flags.dtype, np.number):
+            raise TypeError(f"`flags` must be booleans or 0/1; received dtype {flags.dtype}.")
+        if np.isnan(flags.astype(float)).any():
+            raise ValueError(
+                "`flags` holds NaN: a missing flag is neither anomalous nor normal; "
+                "decide what it is before grouping."
+            )
+    runs = flag_runs(flags.astype(bool))
     starts, ends = runs[:, 0], runs[:, 1]
     if starts.size == 0:
         return []
@@ -110,7 +118,14 @@ def classify_segment(values, start, end, *, context=None, spike_max_length=3):
     'level_shift'
     """
     values = np.asarray(values, dtype=float).ravel()
-    start, end = int(start), int(end)
+    start = check_non_negative_int(start, "start")
+    end = check_non_negative_int(end, "end")
+    if end < start or end >= values.size:
+        raise ValueError(
+            f"`end` must lie in [start, len(values) - 1] = [{start}, {values.size - 1}]; "
+            f"received start={start}, end={end}."
+        )
+    check_finite(values, "values")
     length = end - start + 1
     context = max(length, 10) if context is None else int(context)
     inside = values[start : end + 1]

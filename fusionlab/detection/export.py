@@ -20,12 +20,16 @@ _COLUMNS = [
 
 
 def _jsonable(value):
+    """``value`` as JSON data; JSON has no NaN or infinity, so NaN becomes None
+    and infinities the strings ``"inf"`` / ``"-inf"`` (the tabular records' rule)."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None if np.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, (pd.Timestamp, np.datetime64)):
         return pd.Timestamp(value).isoformat()
     return value
@@ -51,8 +55,8 @@ def anomalies_to_frame(anomalies):
         if not callable(getattr(item, "to_dict", None)):
             raise TypeError(f"Expected Anomaly records; received {type(item).__name__}.")
         row = item.to_dict()
-        row["top_features"] = json.dumps(_jsonable(row["top_features"]))
-        row["metadata"] = json.dumps(_jsonable(row["metadata"]))
+        row["top_features"] = json.dumps(_jsonable(row["top_features"]), allow_nan=False)
+        row["metadata"] = json.dumps(_jsonable(row["metadata"]), allow_nan=False)
         rows.append(row)
     return pd.DataFrame(rows, columns=_COLUMNS)
 
@@ -64,9 +68,13 @@ def to_csv(anomalies, path, **kwargs):
 
 
 def to_json(anomalies, path=None, indent=2):
-    """Events as a JSON array of objects; written to ``path`` when given, else returned."""
+    """Events as a JSON array of objects; written to ``path`` when given, else returned.
+
+    Always valid JSON: NaN is written as ``null`` and infinities as the
+    strings ``"inf"`` / ``"-inf"``.
+    """
     records = [_jsonable(a.to_dict()) for a in anomalies]
-    text = json.dumps(records, indent=indent)
+    text = json.dumps(records, indent=indent, allow_nan=False)
     if path is None:
         return text
     with open(path, "w", encoding="utf-8") as handle:

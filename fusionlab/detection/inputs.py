@@ -77,6 +77,19 @@ def _default_names(n_features):
 
 
 def _frame_values(X):
+    duplicated = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+    if duplicated:
+        raise ValueError(
+            f"`X` has duplicate column names {duplicated}; give every column its own "
+            "name (e.g. `X.columns = [...]`)."
+        )
+    complex_columns = [c for c in X.columns if pd.api.types.is_complex_dtype(X[c])]
+    if complex_columns:
+        raise TypeError(
+            f"`X` must hold real numbers; received complex numbers in column(s) "
+            f"{complex_columns}, whose imaginary part would be lost. Pass the real "
+            "part, the magnitude or both as columns."
+        )
     bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
     if bad:
         raise TypeError(
@@ -92,6 +105,11 @@ def _frame_values(X):
 
 
 def _array_values(X):
+    if np.iscomplexobj(X):
+        raise TypeError(
+            "`X` must hold real numbers; received complex numbers, whose imaginary "
+            "part would be lost. Pass the real part, the magnitude or both as columns."
+        )
     try:
         values = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:

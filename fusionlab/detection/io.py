@@ -26,6 +26,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import keras
@@ -37,6 +38,8 @@ from .thresholds import THRESHOLDS
 __all__ = [
     "CONFIG_MEMBER",
     "MODEL_MEMBER",
+    "MAX_CONFIG_BYTES",
+    "MAX_MEMBER_BYTES",
     "encode",
     "decode",
     "fitted_attributes",
@@ -51,6 +54,10 @@ __all__ = [
 
 CONFIG_MEMBER = "config.json"
 MODEL_MEMBER = "model.keras"
+#: Most bytes ``config.json`` may expand to (64 MiB).
+MAX_CONFIG_BYTES = 64 << 20
+#: Most bytes any other member (the model, an array) may expand to (4 GiB).
+MAX_MEMBER_BYTES = 4 << 30
 _SCALER_CLASSES = ("StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler")
 
 
@@ -221,8 +228,59 @@ def write_archive(path, config, model, arrays):
     return path
 
 
-def read_archive(path, arrays=(), expected_format=None):
+def _where(path):
+    """How messages name the archive: its path, quoted (or the object given)."""
+    return repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(path)
+
+
+def _read_member(archive, name, limit, path):
+    """The bytes of member ``name``, refusing more than ``limit`` bytes.
+
+    The declared size is checked before anything is decompressed, and the
+    read itself stops past the limit, whatever the header says.
+    """
+    size = archive.getinfo(name).file_size
+    if size > limit:
+        raise ValueError(
+            f"{_where(path)}: member {name} would expand to {size} bytes, more than the limit "
+            f"of {limit} bytes; refusing to read it (a corrupt file or a decompression "
+            "bomb). Raise the limit only for an archive you trust."
+        )
+    try:
+        with archive.open(name) as handle:
+            data = handle.read(limit + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise ValueError(f"{_where(path)}: member {name} is corrupt ({exc}).") from exc
+    if len(data) > limit:
+        raise ValueError(
+            f"{_where(path)}: member {name} expands to more than the limit of {limit} bytes; "
+            "refusing to read it."
+        )
+    return data
+
+
+def _check_nested_zip(data, name, limit, path):
+    """A ``.keras`` file is a zip too: check its members' sizes before Keras reads it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as nested:
+            total = sum(info.file_size for info in nested.infolist())
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{_where(path)}: member {name} is not a Keras archive ({exc}).") from exc
+    if total > limit:
+        raise ValueError(
+            f"{_where(path)}: member {name} would expand to {total} bytes, more than the limit "
+            f"of {limit} bytes; refusing to read it."
+        )
+
+
+def read_archive(path, arrays=(), expected_format=None, *, max_config_bytes=None,
+                 max_member_bytes=None):
     """Read an archive written by :func:`write_archive`.
+
+    Every member's size is checked before it is decompressed (against
+    :data:`MAX_CONFIG_BYTES` for ``config.json`` and :data:`MAX_MEMBER_BYTES`
+    for the others, or the limits given), so a small file that would expand
+    to gigabytes is refused at once.
 
     Parameters
     ----------
@@ -232,6 +290,8 @@ def read_archive(path, arrays=(), expected_format=None):
     expected_format : str, optional
         Required value of the config's ``"format"`` key, checked before the
         model is read.
+    max_config_bytes, max_member_bytes : int, optional
+        Limits of this call (default: the module's).
 
     Returns
     -------
@@ -244,30 +304,53 @@ def read_archive(path, arrays=(), expected_format=None):
     Raises
     ------
     ValueError
-        When ``path`` is not a zip archive, lacks a member or has another
-        format.
+        When ``path`` is not a zip archive, lacks a member, has another
+        format, a member over its limit, a corrupt member (bad CRC or
+        compressed data), a config that is not a JSON object, or an array or
+        model that cannot be read; the message names the archive and the
+        member.
     """
+    config_limit = MAX_CONFIG_BYTES if max_config_bytes is None else int(max_config_bytes)
+    member_limit = MAX_MEMBER_BYTES if max_member_bytes is None else int(max_member_bytes)
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"{path!r} is not a saved AnomalyDetector (not a zip archive).") from exc
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{_where(path)} is not a saved AnomalyDetector (not a zip archive).") from exc
     with archive, tempfile.TemporaryDirectory() as tmp:
         names = set(archive.namelist())
         required = {CONFIG_MEMBER, MODEL_MEMBER} | {f"{name}.npy" for name in arrays}
         missing = required - names
         if missing:
-            raise ValueError(f"{path!r} is not a saved AnomalyDetector: missing {sorted(missing)}.")
-        config = json.loads(archive.read(CONFIG_MEMBER))
+            raise ValueError(f"{_where(path)} is not a saved AnomalyDetector: missing {sorted(missing)}.")
+        text = _read_member(archive, CONFIG_MEMBER, config_limit, path)
+        try:
+            config = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{_where(path)}: member {CONFIG_MEMBER} is not valid JSON ({exc}).") from exc
+        if not isinstance(config, dict):
+            raise ValueError(f"{_where(path)}: member {CONFIG_MEMBER} must hold a JSON object.")
         if expected_format is not None and config.get("format") != expected_format:
             raise ValueError(
                 f"Unsupported archive format {config.get('format')!r}; expected "
                 f"{expected_format!r}."
             )
-        archive.extract(MODEL_MEMBER, tmp)
-        model = keras.saving.load_model(os.path.join(tmp, MODEL_MEMBER), compile=False)
-        loaded = {
-            name[: -len(".npy")]: np.load(io.BytesIO(archive.read(name)), allow_pickle=False)
-            for name in sorted(names)
-            if name.endswith(".npy")
-        }
+        model_bytes = _read_member(archive, MODEL_MEMBER, member_limit, path)
+        _check_nested_zip(model_bytes, MODEL_MEMBER, member_limit, path)
+        model_path = os.path.join(tmp, MODEL_MEMBER)
+        with open(model_path, "wb") as handle:
+            handle.write(model_bytes)
+        try:
+            model = keras.saving.load_model(model_path, compile=False)
+        except Exception as exc:  # noqa: BLE001 - Keras raises many kinds on bad files
+            raise ValueError(
+                f"{_where(path)}: member {MODEL_MEMBER} could not be loaded by Keras "
+                f"({type(exc).__name__}: {exc})."
+            ) from exc
+        loaded = {}
+        for name in sorted(n for n in names if n.endswith(".npy")):
+            data = _read_member(archive, name, member_limit, path)
+            try:
+                loaded[name[: -len(".npy")]] = np.load(io.BytesIO(data), allow_pickle=False)
+            except (ValueError, OSError, EOFError) as exc:
+                raise ValueError(f"{_where(path)}: member {name} is not a NumPy array ({exc}).") from exc
     return config, model, loaded

@@ -35,6 +35,7 @@ __all__ = [
     "available_models",
     "build_model",
     "make_model",
+    "model_horizon",
     "model_name",
     "model_id",
     "time_aware",
@@ -203,14 +204,36 @@ def make_model(spec, window: int, n_features: int, params=None):
             "Give a Functional/Sequential model or register the subclass with "
             "keras.saving.register_keras_serializable and implement get_config."
         ) from exc
+    return model, model_horizon(model, window, n_features)
+
+
+def model_horizon(model, window: int, n_features: int) -> int:
+    """Run ``model`` on one window of zeros: 0 for a reconstruction, ``h`` for a forecast.
+
+    A time-aware model (:func:`time_aware`) gets deltas of 1.
+
+    Raises
+    ------
+    ValueError
+        When the model fails on such a window, or its output is neither a
+        reconstruction ``(batch, window, n_features)`` nor a forecast
+        ``(batch, h, n_features)`` / ``(batch, n_features)``.
+    """
     probe = np.zeros((1, window, n_features), dtype=np.float32)
-    output = tuple(np.shape(keras.ops.convert_to_numpy(model(probe))))
+    inputs = [probe, np.ones((1, window, 1), dtype=np.float32)] if time_aware(model) else probe
+    try:
+        output = tuple(np.shape(keras.ops.convert_to_numpy(model(inputs))))
+    except Exception as exc:  # noqa: BLE001 - a model rejects a shape in many ways
+        raise ValueError(
+            f"The model fails on windows of shape (batch, {window}, {n_features}): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     if output == probe.shape:
-        return model, 0
+        return 0
     if len(output) == 2 and output == (1, n_features):
-        return model, 1
+        return 1
     if len(output) == 3 and output[0] == 1 and output[2] == n_features:
-        return model, int(output[1])
+        return int(output[1])
     raise ValueError(
         f"The model maps windows of shape (batch, {window}, {n_features}) to "
         f"shape {('batch',) + output[1:]}; expected a reconstruction (batch, "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_finite, check_non_negative_int
+
 __all__ = ["autocorrelation", "dominant_period", "choose_window"]
 
 #: Window used when the data show no clear period (then clipped to the bounds).
@@ -37,8 +39,14 @@ def autocorrelation(x, max_lag=None):
     x = np.asarray(x, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"`x` must be a non-empty series of shape (n,) or (n, n_features); received "
+            f"shape {x.shape}."
+        )
+    check_finite(x, "x")
     n = x.shape[0]
-    max_lag = n - 1 if max_lag is None else min(int(max_lag), n - 1)
+    max_lag = n - 1 if max_lag is None else min(check_non_negative_int(max_lag, "max_lag"), n - 1)
     x = x - x.mean(axis=0)
     power = np.sum(x * x, axis=0)
     keep = power > 0

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
 from .._validation import check_positive_int, check_rate
 
@@ -21,7 +20,9 @@ __all__ = [
     "point_errors",
     "point_contributions",
     "smoothing_width",
+    "moving_average",
     "smooth_errors",
+    "NON_FINITE_ERROR",
 ]
 
 
@@ -135,6 +136,32 @@ def _predict_fixed_batch(model, inputs, batch_size):
     return np.asarray(model.predict_on_batch(padded))[:rows]
 
 
+#: Squared error given to a step whose model output is not finite (the
+#: model overflowed on a far-out window): above any finite error of float32
+#: data, and small enough that sums over windows and smoothing stay finite.
+NON_FINITE_ERROR = 1e300
+
+
+def _squared_errors(target, output):
+    """``(target - output) ** 2`` in float32, where it overflows in float64.
+
+    Values far beyond the data's scale (1e19 times it and more) overflow the
+    float32 square; those entries are computed again in float64, and an
+    output that is not finite gets :data:`NON_FINITE_ERROR`, so no error is
+    ever inf or NaN.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # handled just below
+        error = target - output
+        squared = np.square(error, out=error)
+    bad = ~np.isfinite(squared)
+    if not bad.any():
+        return squared
+    squared = squared.astype(np.float64)
+    exact = np.square(target[bad].astype(np.float64) - output[bad].astype(np.float64))
+    squared[bad] = np.where(np.isfinite(exact), exact, NON_FINITE_ERROR)
+    return squared
+
+
 def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024,
                  time_delta=None):
     """Per-point, per-feature squared errors of ``model`` over ``data``.
@@ -163,6 +190,8 @@ def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024,
     Returns
     -------
     mean_errors : ndarray of shape (n_points, n_features), float64
+        Finite: squares that overflow float32 are computed in float64, and a
+        model output that is not finite gives :data:`NON_FINITE_ERROR`.
     covered : ndarray of bool, shape (n_points,)
     """
     from .windowing import WindowDataset
@@ -188,8 +217,7 @@ def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024,
                 f"The model returned shape {output.shape} for inputs of shape "
                 f"{spans[:, :window].shape}; expected {target.shape}."
             )
-        error = target - output
-        acc.add(starts, np.square(error, out=error))
+        acc.add(starts, _squared_errors(target, output))
     return acc.result()
 
 
@@ -222,6 +250,73 @@ def smoothing_width(smoothing, n_points, window):
     (6, 1)
     """
     return int(np.clip(round((smoothing or 0.0) * n_points), 1, 10 * window))
+
+
+def _blocked_moving_sum(values, width):
+    """Moving sums over ``width`` padded rows, without subtracting anything.
+
+    The padded rows are cut into blocks of ``width``: a window then spans at
+    most two blocks, and its sum is a suffix sum of the first plus a prefix
+    sum of the second, each a plain sum of values inside the window.
+    """
+    n = values.shape[0]
+    before = width // 2
+    padded = np.pad(values, ((before, width - 1 - before), (0, 0)), mode="edge")
+    blocks = -(-padded.shape[0] // width) + 1  # one block of zeros to spare
+    grid = np.zeros((blocks * width, values.shape[1]))
+    grid[: padded.shape[0]] = padded
+    grid = grid.reshape(blocks, width, -1)
+    prefix = np.cumsum(grid, axis=1)
+    suffix = np.cumsum(grid[:, ::-1], axis=1)[:, ::-1]
+    start = np.arange(n)
+    block, offset = np.divmod(start, width)
+    inner = offset > 0
+    sums = prefix[block, width - 1].copy()
+    sums[inner] = suffix[block[inner], offset[inner]] + prefix[block[inner] + 1, offset[inner] - 1]
+    return sums
+
+
+def moving_average(values, width):
+    """Centred moving average of each column over ``width`` points, edges repeated.
+
+    Like ``scipy.ndimage.uniform_filter1d(values, width, axis=0,
+    mode='nearest')``, but exact whatever the range of the values: a running
+    sum, as ``uniform_filter1d`` keeps, loses every later point to rounding
+    once it has passed a value 1e16 times larger (a far-out error would zero
+    the scores after it). Here the padded rows are cut into blocks of
+    ``width``; a window spans at most two blocks and its sum is a suffix sum
+    of one plus a prefix sum of the next, with nothing subtracted.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_points, n_features)
+    width : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.scoring import moving_average
+    >>> values = np.ones((8, 1))
+    >>> values[2] = 1e30
+    >>> moving_average(values, 3).ravel().tolist()[4:]
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    width = check_positive_int(width, "width")
+    n = values.shape[0]
+    before = width // 2
+    padded = np.pad(values, ((before, width - 1 - before), (0, 0)), mode="edge")
+    blocks = -(-padded.shape[0] // width) + 1  # one block of zeros to spare
+    grid = np.zeros((blocks * width, values.shape[1]))
+    grid[: padded.shape[0]] = padded
+    grid = grid.reshape(blocks, width, -1)
+    prefix = np.cumsum(grid, axis=1)
+    suffix = np.cumsum(grid[:, ::-1], axis=1)[:, ::-1]
+    block, offset = np.divmod(np.arange(n), width)
+    inner = offset > 0
+    sums = prefix[block, width - 1]
+    sums[inner] = suffix[block[inner], offset[inner]] + prefix[block[inner] + 1, offset[inner] - 1]
+    return sums / width
 
 
 def smooth_errors(contributions, width, peak_weight=0.125):
@@ -262,7 +357,7 @@ def smooth_errors(contributions, width, peak_weight=0.125):
     peak_weight = check_rate(peak_weight, "peak_weight")
     if width == 1:
         return contributions
-    averaged = uniform_filter1d(contributions, width, axis=0, mode="nearest")
+    averaged = moving_average(contributions, width)
     peak = peak_weight * contributions
     own = peak.sum(axis=1) > averaged.sum(axis=1)
     return np.where(own[:, None], peak, averaged)

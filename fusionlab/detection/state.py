@@ -5,6 +5,12 @@ arrays)`` triple that :mod:`fusionlab.detection.io` writes to an archive, and
 :func:`detector_from_state` rebuilds the detector from it. The learned values
 stored are listed once, in ``FITTED``: a new learned attribute is added there
 (and set in ``fit``).
+
+Nothing read back is trusted: every parameter is checked as ``fit`` checks
+it, every learned value for its type, range and finiteness, the scaler's
+arrays for their length, the training scores for finiteness, and the model
+is run once on a window of the stored shape, so a tampered archive fails
+with a ``ValueError`` naming the field instead of scoring silently.
 """
 
 from __future__ import annotations
@@ -13,7 +19,15 @@ import keras
 import numpy as np
 
 from .. import __version__
+from .._validation import (
+    check_bool,
+    check_non_negative_int,
+    check_positive_int,
+    check_real,
+    check_scores,
+)
 from . import io
+from .models import model_horizon
 
 __all__ = ["FORMAT", "TRAINING_SCORES", "FITTED", "detector_state", "detector_from_state"]
 
@@ -34,24 +48,55 @@ def _names(values):
     return [str(name) for name in values]
 
 
+def _read_names(values):
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"`feature_names_in_` must be a list of str; received {values!r}.")
+    return np.asarray(values, dtype=object)
+
+
+def _read_history(value):
+    history = io.decode(value)
+    if not isinstance(history, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)
+        for v in history.values()
+    ):
+        raise TypeError("`history_` must map metric names to lists of numbers.")
+    return history
+
+
+def _read_str(name):
+    def read(value):
+        if not isinstance(value, str):
+            raise TypeError(f"`{name}` must be a string; received {value!r}.")
+        return value
+    return read
+
+
+def _positive(name, allow_none=False):
+    return lambda v: check_real(v, name, low=0.0, include_low=False, allow_none=allow_none)
+
+
 #: Learned values of an archive's ``"fitted"`` section: key -> (attribute,
-#: to JSON, from JSON, value for archives written before the key existed, or
-#: a marker for keys every archive has).
+#: to JSON, from JSON (checking the value), value for archives written before
+#: the key existed, or a marker for keys every archive has).
 FITTED = {
-    "window_": ("window_", int, int, _REQUIRED),
-    "horizon_": ("horizon_", int, int, _REQUIRED),
-    "threshold_": ("threshold_", float, float, _REQUIRED),
-    "n_features_in_": ("n_features_in_", int, int, _REQUIRED),
-    "feature_names_in_": ("feature_names_in_", _names,
-                          lambda v: np.asarray(v, dtype=object), _REQUIRED),
-    "fitted_with_names": ("_fitted_with_names", bool, bool, _REQUIRED),
-    "history_": ("history_", io.encode, io.decode, _REQUIRED),
-    "model_id_": ("model_id_", _same, _same, _REQUIRED),
-    "time_scale_": ("time_scale_", _same, _same, None),
+    "window_": ("window_", int, lambda v: check_positive_int(v, "window_"), _REQUIRED),
+    "horizon_": ("horizon_", int, lambda v: check_non_negative_int(v, "horizon_"), _REQUIRED),
+    "threshold_": ("threshold_", float, lambda v: check_real(v, "threshold_"), _REQUIRED),
+    "n_features_in_": ("n_features_in_", int,
+                       lambda v: check_positive_int(v, "n_features_in_"), _REQUIRED),
+    "feature_names_in_": ("feature_names_in_", _names, _read_names, _REQUIRED),
+    "fitted_with_names": ("_fitted_with_names", bool,
+                          lambda v: check_bool(v, "fitted_with_names"), _REQUIRED),
+    "history_": ("history_", io.encode, _read_history, _REQUIRED),
+    "model_id_": ("model_id_", _same, _read_str("model_id_"), _REQUIRED),
+    "time_scale_": ("time_scale_", _same, _positive("time_scale_"), None),
     # Archives written before score smoothing existed scored raw errors.
-    "smoothing_width_": ("smoothing_width_", int, int, 1),
+    "smoothing_width_": ("smoothing_width_", int,
+                         lambda v: check_positive_int(v, "smoothing_width_"), 1),
     # Unknown for archives written before it was recorded.
-    "n_windows_left_out_": ("n_windows_left_out_", int, _same, None),
+    "n_windows_left_out_": ("n_windows_left_out_", int,
+                            lambda v: check_non_negative_int(v, "n_windows_left_out_"), None),
 }
 
 
@@ -93,28 +138,113 @@ def detector_state(detector):
     return config, detector.model_, {TRAINING_SCORES: np.asarray(detector.training_scores_)}
 
 
+def _check_scaler(scaler, n_features):
+    """Every fitted array of the scaler is finite and holds one value per feature."""
+    if scaler is None:
+        return
+    for key, value in vars(scaler).items():
+        if not (key.endswith("_") and isinstance(value, np.ndarray)) or value.dtype == object:
+            continue
+        if value.shape != (n_features,):
+            raise ValueError(
+                f"the scaler's `{key}` must hold {n_features} values (one per feature); "
+                f"received shape {value.shape}."
+            )
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"the scaler's `{key}` holds NaN or infinite values.")
+
+
+def _built_shape(model):
+    """``(steps, features)`` the model was built for, as far as Keras recorded it."""
+    try:
+        shape = (model.get_build_config() or {}).get("input_shape")
+    except (AttributeError, NotImplementedError):
+        return None, None
+    if shape and isinstance(shape[0], (list, tuple)):  # [windows, deltas]
+        shape = shape[0]
+    if not shape or len(shape) != 3:
+        return None, None
+    return shape[1], shape[2]
+
+
+def _check_model(detector, model):
+    """The model is built for, and maps, windows of the stored shape as the stored horizon says."""
+    steps, features = _built_shape(model)
+    for name, built, stored in (("window_", steps, detector.window_),
+                                ("n_features_in_", features, detector.n_features_in_)):
+        if built is not None and built != stored:
+            raise ValueError(
+                f"`{name}` is {stored} but the model was built for {built}."
+            )
+    try:
+        horizon = model_horizon(model, detector.window_, detector.n_features_in_)
+    except ValueError as exc:
+        raise ValueError(
+            f"the model does not take windows of `window_`={detector.window_} steps and "
+            f"`n_features_in_`={detector.n_features_in_} features: {exc}"
+        ) from exc
+    if horizon != detector.horizon_:
+        raise ValueError(
+            f"the model's forecast horizon is {horizon} but `horizon_` is {detector.horizon_}."
+        )
+
+
 def detector_from_state(cls, config, model, arrays):
-    """A fitted ``cls`` detector from :func:`detector_state`'s triple."""
+    """A fitted ``cls`` detector from :func:`detector_state`'s triple.
+
+    Raises
+    ------
+    ValueError
+        When a parameter or learned value is missing, of the wrong type, out
+        of range, not finite, or inconsistent with the model or the other
+        values; the message names it.
+    """
+    try:
+        return _from_state(cls, config, model, arrays)
+    except KeyError as exc:
+        raise ValueError(f"missing key {exc} in the stored state.") from exc
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _from_state(cls, config, model, arrays):
     params = io.decode(config["params"])
+    if not isinstance(params, dict):
+        raise TypeError("`params` must be a JSON object.")
     # Older archives lack the newer parameters; fill them with the values
     # those versions used (raw errors, then a plain moving average) so the
     # loaded detector's parameters describe the scores it gives.
     params.setdefault("smoothing", None)
     params.setdefault("peak_weight", 0.0)
     scaler = io.scaler_from_state(config["scaler"])
-    strategy = io.threshold_from_state(config["threshold"])
+    try:
+        strategy = io.threshold_from_state(config["threshold"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the threshold strategy cannot be rebuilt: {exc}") from exc
     detector = cls(
         model=config["model"] if config["model"] is not None else model,
         scaler=config["scaler_param"] if config["scaler"] is None or config["scaler_param"] else scaler,
         threshold=config["threshold_param"] or strategy.clone(),
         **params,
     )
+    # The parameters are checked as fit checks them.
+    detector._check_params()
     detector.model_ = model
     detector.scaler_ = scaler
     detector.threshold_strategy_ = strategy
     fitted = config["fitted"]
     for key, (attribute, _, from_json, default) in FITTED.items():
-        value = fitted[key] if key in fitted or default is _REQUIRED else default
+        if key not in fitted and default is _REQUIRED:
+            raise KeyError(f"fitted.{key}")
+        value = fitted.get(key, default)
         setattr(detector, attribute, None if value is None else from_json(value))
-    detector._set_training_scores(arrays[TRAINING_SCORES], detector.threshold_)
+    if len(detector.feature_names_in_) != detector.n_features_in_:
+        raise ValueError(
+            f"`feature_names_in_` holds {len(detector.feature_names_in_)} names but "
+            f"`n_features_in_` is {detector.n_features_in_}."
+        )
+    _check_scaler(scaler, detector.n_features_in_)
+    _check_model(detector, model)
+    scores = check_scores(arrays[TRAINING_SCORES], TRAINING_SCORES)
+    detector._set_training_scores(scores, detector.threshold_)
     return detector
