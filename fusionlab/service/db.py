@@ -84,7 +84,10 @@ def make_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Closing a connection already rolls back what it began; the pool's own
+        # reset would be a second round trip to the driver's thread.
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                                     pool_reset_on_return=None,
                                      connect_args={"timeout": SQLITE_BUSY_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..vocabulary import SEVERITY_RANKS
@@ -35,12 +35,15 @@ class AnomalyQuery:
 def conditions(query: AnomalyQuery, saved: dict | None = None) -> list:
     """SQL conditions of ``query`` and of a token's saved filter ``saved``."""
     out = []
+    # one value: "=" (an expanding IN is re-rendered at every execution)
     if query.severities:
-        out.append(A.severity_rank.in_([SEVERITY_RANKS[s] for s in query.severities]))
+        ranks = [SEVERITY_RANKS[s] for s in query.severities]
+        out.append(A.severity_rank == ranks[0] if len(ranks) == 1 else A.severity_rank.in_(ranks))
     if query.min_severity:
         out.append(A.severity_rank >= SEVERITY_RANKS[query.min_severity])
     if query.anomaly_types:
-        out.append(A.anomaly_type.in_(query.anomaly_types))
+        types = query.anomaly_types
+        out.append(A.anomaly_type == types[0] if len(types) == 1 else A.anomaly_type.in_(types))
     if query.model_ids:
         out.append(A.model_id.in_(query.model_ids) if len(query.model_ids) > 1
                    else A.model_id == query.model_ids[0])
@@ -81,9 +84,10 @@ def conditions(query: AnomalyQuery, saved: dict | None = None) -> list:
 
 def after_cursor(timestamp: int, record_id: int, descending: bool = True):
     """Keyset condition: rows after ``(timestamp, id)`` in the listing order."""
-    if descending:
-        return or_(A.timestamp < timestamp, and_(A.timestamp == timestamp, A.id < record_id))
-    return or_(A.timestamp > timestamp, and_(A.timestamp == timestamp, A.id > record_id))
+    # a row-value comparison, which SQLite and PostgreSQL read from the index
+    key = tuple_(A.timestamp, A.id)
+    return key < tuple_(timestamp, record_id) if descending else key > tuple_(timestamp,
+                                                                             record_id)
 
 
 async def load_settings(state, session: AsyncSession, token_id: int) -> dict:

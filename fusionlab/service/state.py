@@ -63,7 +63,7 @@ class ServiceState:
         publish_analyses(self, job)
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     """FastAPI dependency: the app's :class:`ServiceState`."""
     return request.app.state.service
 
