@@ -63,7 +63,10 @@ def describe(finding, severity: str, ratio) -> str:
             f"{f['feature_name']} ({f.get('actual_value')!r})"
             for f in (finding.get("anomalous_features") or [])[:2]
         )
-        text = f"{severity.capitalize()} anomalous {_when(finding)}: score {times}"
+        threshold = finding.get("threshold")
+        versus = f" (threshold {threshold:.3g})" if threshold is not None else ""
+        text = (f"{severity.capitalize()} anomalous {_when(finding)}: score "
+                f"{finding['score']:.3g}{versus}")
         return text + (f"; most unusual: {blamed}." if blamed else ".")
     text = f"{severity.capitalize()} {kind} {_when(finding)}: peak score {times}"
     if features:

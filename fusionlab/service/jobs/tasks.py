@@ -322,39 +322,34 @@ def scan_table(payload, progress):
     progress(0.7, "scoring the rows")
     start = time.perf_counter()
     scores = detector.score(frame).to_numpy(dtype=np.float64)
-    rows = detector.detect_anomalies(frame)
+    rows = _table_rows(detector, frame)
     score_seconds = time.perf_counter() - start
     threshold = float(detector.threshold_)
     used = [str(c) for c in detector.column_types_]
     sheet_name = sheet if payload["format"] == "xlsx" else None
     if isinstance(sheet_name, int):
         sheet_name = _sheet_names(payload["path"])[sheet_name]
-    positions = {label: i for i, label in enumerate(frame.index)}
     findings = []
     for row in rows:
-        position = positions.get(row["row_index"], row["row_index"])
-        blame = row["anomalous_features"]
-        total = sum(f["reconstruction_error"] for f in blame) or 1.0
-        top = [[f["feature_name"], f["reconstruction_error"] / total] for f in blame]
-        layer = blame[0]["feature_name"] if blame else None
-        ratio = row["anomaly_score"] / threshold if threshold > 0 else None
+        layer = row["top"][0][0] if row["top"] else None
         findings.append({
             "anomaly_type": "row",
-            "score": float(row["anomaly_score"]),
-            "mean_score": float(row["anomaly_score"]),
+            "severity": row["severity"],
+            "score": row["score"],
+            "mean_score": row["score"],
             "threshold": threshold,
-            "ratio": ratio,
-            "timestamp": int(position),
+            "ratio": row["ratio"],
+            "timestamp": row["position"],
             "time_unit": "index",
-            "start": row["row_index"],
-            "end": row["row_index"],
-            "start_index": int(position),
-            "end_index": int(position),
-            "row_index": row["row_index"],
+            "start": row["label"],
+            "end": row["label"],
+            "start_index": row["position"],
+            "end_index": row["position"],
+            "row_index": row["label"],
             "sheet_name": sheet_name,
             "raw_data": row["raw_data"],
-            "anomalous_features": blame,
-            "top_features": top,
+            "anomalous_features": row["anomalous_features"],
+            "top_features": row["top"],
             "layer": layer,
             "layer_index": used.index(layer) if layer in used else None,
             "metadata": {"method": detector.method_},
@@ -374,6 +369,33 @@ def scan_table(payload, progress):
                   "window": None, "threshold": threshold, "feature_names": used,
                   "fit_seconds": fit_seconds},
     }
+
+
+def _table_rows(detector, frame):
+    """The anomalous rows, from ``detect`` (records with severity) where the
+    tabular detector has it, else from ``detect_anomalies``."""
+    if hasattr(detector, "detect"):
+        return [{"label": _json_value(a.start), "position": int(a.start_index),
+                 "score": float(a.peak_score), "severity": a.severity,
+                 "ratio": a.metadata.get("score_ratio"),
+                 "top": [[str(n), float(share)] for n, share in a.top_features],
+                 "raw_data": a.metadata.get("raw_data"),
+                 "anomalous_features": a.metadata.get("anomalous_features")}
+                for a in detector.detect(frame)]
+    threshold = float(detector.threshold_)
+    positions = {label: i for i, label in enumerate(frame.index)}
+    rows = []
+    for row in detector.detect_anomalies(frame):
+        blame = row["anomalous_features"]
+        total = sum(f["reconstruction_error"] for f in blame) or 1.0
+        rows.append({"label": row["row_index"],
+                     "position": int(positions.get(row["row_index"], 0)),
+                     "score": float(row["anomaly_score"]), "severity": None,
+                     "ratio": row["anomaly_score"] / threshold if threshold > 0 else None,
+                     "top": [[f["feature_name"], f["reconstruction_error"] / total]
+                             for f in blame],
+                     "raw_data": row["raw_data"], "anomalous_features": blame})
+    return rows
 
 
 def _sheet_names(path):
