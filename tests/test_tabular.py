@@ -679,14 +679,27 @@ def test_model_id_changes_with_the_fitted_state(frame):
     assert len({a.model_id_, b.model_id_, c.model_id_}) == 3
 
 
-def test_format_2_save_loads_without_training_scores(tmp_path, if_detector, frame):
-    det = if_detector
+def _as_old_layout(folder, fmt):
+    """Turn a format-4 save of the autoencoder into what format 2 or 3 wrote:
+    fixed file names, no ``files`` or ``state_digest`` field."""
+    config = json.loads((folder / "detector.json").read_text())
+    files = config.pop("files")
+    del config["state_digest"]
+    config["format"] = f"fusionlab.tabular.TabularAnomalyDetector/{fmt}"
+    (folder / files["model"]).rename(folder / "autoencoder.keras")
+    (folder / files["training_scores"]).rename(folder / "training_scores.npy")
+    (folder / "detector.json").write_text(json.dumps(config))
+    return config
+
+
+def test_format_2_save_loads_without_training_scores(tmp_path, ae_detector, frame):
+    # Format 2 pickled isolation forests (refused now): its autoencoder saves load.
+    det = ae_detector
     det.save(tmp_path)
+    config = _as_old_layout(tmp_path, 2)
     assert (tmp_path / "training_scores.npy").is_file()
-    config = json.loads((tmp_path / "detector.json").read_text())
     # What format 2 wrote: no training scores, no model id, no training
     # settings among the parameters.
-    config["format"] = "fusionlab.tabular.TabularAnomalyDetector/2"
     del config["model_id_"]
     for key in ("epochs", "batch_size", "validation_split"):
         del config["params"][key]
@@ -702,8 +715,11 @@ def test_format_2_save_loads_without_training_scores(tmp_path, if_detector, fram
         assert a.metadata["score_ratio"] == pytest.approx(a.peak_score / old.threshold_)
 
 
-def test_a_save_missing_its_training_scores_is_refused(tmp_path, if_detector):
-    if_detector.save(tmp_path)
+def test_a_save_missing_its_training_scores_is_refused(tmp_path, ae_detector):
+    # Format 3's fixed names (format 4's are in tests/test_tabular_trust.py).
+    ae_detector.save(tmp_path)
+    _as_old_layout(tmp_path, 3)
+    assert TabularAnomalyDetector.load(tmp_path).model_id_ == ae_detector.model_id_
     (tmp_path / "training_scores.npy").unlink()
     with pytest.raises(ValueError, match="training_scores.npy is missing"):
         TabularAnomalyDetector.load(tmp_path)

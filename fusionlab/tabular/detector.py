@@ -25,25 +25,29 @@ from .._validation import (
 from ..detection.base import BaseDetector
 from ..detection.records import Anomaly, AnomalyList
 from ..vocabulary import ROW_ANOMALY_TYPE, exceeds, severity_from_ratio
-from .column_typing import check_frame, coerce_frame, infer_column_types
+from . import _stored, save_folder
+from .column_typing import COLUMN_TYPES, check_frame, coerce_frame, infer_column_types
 from .forest_encoding import ForestPreprocessor
+from .isolation_trees import IsolationTrees
 from .preprocessing import TabularPreprocessor
+from .save_folder import read_config, saved_file, write_folder
 
 __all__ = ["TabularAnomalyDetector", "to_json_value"]
 
 METHODS = ("autoencoder", "isolation_forest")
 _MIN_TRAIN_ROWS = 10
-_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/3"
+_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/4"
+# Version 3 pickled the isolation forest (refused) and used fixed file names.
 # Version 2 held no training scores (they load as None). Version 1 differed
-# from 2 only in the isolation forest's encoding: its autoencoder directories
-# still load.
+# from 2 only in the isolation forest's encoding. Their autoencoder
+# directories still load.
+_V3_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/3"
 _V2_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/2"
 _OLD_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/1"
 #: Most training rows each isolation tree is grown on (``max_samples``).
 FOREST_MAX_SAMPLES = 16384
-_CONFIG_FILE = "detector.json"
+# Fixed file names of formats 1 to 3.
 _KERAS_FILE = "autoencoder.keras"
-_FOREST_FILE = "isolation_forest.joblib"
 _SCORES_FILE = "training_scores.npy"
 
 
@@ -135,7 +139,13 @@ class TabularAnomalyDetector(BaseDetector):
     :class:`~sklearn.ensemble.IsolationForest` anomaly score
     (``-score_samples``; each tree grown on up to
     :data:`FOREST_MAX_SAMPLES` rows, so that rare outliers are in the trees'
-    samples) and a column's blame is its share of the row's deviations: the
+    samples), computed from the trees held as plain arrays
+    (:class:`~fusionlab.tabular.isolation_trees.IsolationTrees`, which
+    reproduce it bit for bit and are saved without pickle), raised for a row
+    that leaves a feature constant in training (which no tree can split on,
+    such as an unseen category where every training category is common; see
+    :meth:`~fusionlab.tabular.isolation_trees.IsolationTrees.anomaly_score`),
+    and a column's blame is its share of the row's deviations: the
     absolute robust z-score of its numbers or date, the rarity of its value
     and half the mismatch of each pair it belongs to, divided by their sum
     over the columns (see :mod:`fusionlab.tabular.forest_encoding`). The
@@ -220,8 +230,10 @@ class TabularAnomalyDetector(BaseDetector):
         The fitted preprocessing (the latter for the isolation forest).
     encoded_feature_names_ : list of str
         Names of the encoded features.
-    model_ : TabularAutoencoder or sklearn.ensemble.IsolationForest
-        The fitted model.
+    model_ : TabularAutoencoder or IsolationTrees
+        The fitted model: the Keras autoencoder, or the isolation forest's
+        trees as arrays (:class:`~fusionlab.tabular.isolation_trees.IsolationTrees`,
+        built from the fitted :class:`~sklearn.ensemble.IsolationForest`).
     threshold_ : float
         Score above which a row is anomalous.
     training_scores_ : numpy.ndarray of shape (n_rows,) or None
@@ -243,7 +255,8 @@ class TabularAnomalyDetector(BaseDetector):
     At detection time, a categorical value not seen in training (or rarer
     than the ``max_categories`` kept) is encoded as all zeros: the model
     cannot reconstruct it well, so it counts as evidence against the row
-    (for the isolation forest it has count 0, the largest rarity). A
+    (for the isolation forest it has count 0, the largest rarity, and raises
+    the row's score even when every training category was common). A
     training column missing from the data is filled with its training median
     (numeric), most frequent value (categorical, boolean) or the per-feature
     medians (datetime), with a warning naming it; such a column contributes
@@ -422,10 +435,12 @@ class TabularAnomalyDetector(BaseDetector):
         else:
             preprocessor = ForestPreprocessor(types, clip=float(self.clip)).fit(frame)
             X = preprocessor.transform(frame)
-            self.model_ = IsolationForest(
+            forest = IsolationForest(
                 n_estimators=self.n_estimators,
                 max_samples=min(len(X), FOREST_MAX_SAMPLES),
                 random_state=self.random_state).fit(X)
+            # Scored from its arrays, before and after a save alike.
+            self.model_ = IsolationTrees.from_forest(forest, X)
 
         self.method_ = method
         if method == "autoencoder":
@@ -491,11 +506,7 @@ class TabularAnomalyDetector(BaseDetector):
         if self.method_ == "autoencoder":
             arrays = list(self.model_.get_weights()) + [self.feature_error_scale_]
         else:
-            arrays = [np.asarray(self.model_.max_samples_)]
-            for tree in self.model_.estimators_:
-                t = tree.tree_
-                arrays += [t.feature, t.threshold, t.children_left, t.children_right,
-                           t.n_node_samples]
+            arrays = self.model_.digest_arrays()
         for array in arrays:
             digest.update(np.ascontiguousarray(array).tobytes())
         return f"{self.method_}-{digest.hexdigest()[:12]}"
@@ -537,7 +548,7 @@ class TabularAnomalyDetector(BaseDetector):
             errors = np.square(X - self._reconstruct(X)) / self.feature_error_scale_
             scores = errors.mean(axis=1)
         else:
-            scores = -self.model_.score_samples(X)
+            scores = self.model_.anomaly_score(X)
             errors = self.preprocessor_.blame(X)
         return scores, errors
 
@@ -733,13 +744,18 @@ class TabularAnomalyDetector(BaseDetector):
 
         Writes ``detector.json`` (parameters, column typing, the fitted
         preprocessing statistics, categories and, for the isolation forest,
-        the training counts of values and pairs; threshold, model id),
-        ``training_scores.npy`` (a plain NumPy array, read back without
-        pickle) and either ``autoencoder.keras`` or
-        ``isolation_forest.joblib``. The isolation forest's trees have no
-        stable public text format, so they are saved with joblib (pickle):
-        load such a directory only if you trust it. ``detector.json`` is
-        written last, so a directory holding it holds a complete save.
+        the training counts of values and pairs; threshold, model id), the
+        training scores (``training_scores.<token>.npy``, a plain NumPy
+        array) and the model: ``autoencoder.<token>.keras`` (the native
+        Keras format) or ``isolation_forest.<token>.npz``, the trees as
+        plain arrays (:class:`~fusionlab.tabular.isolation_trees.IsolationTrees`).
+        Nothing is pickled, and :meth:`load` unpickles nothing.
+
+        The save is atomic (see :mod:`fusionlab.tabular.save_folder`): the
+        new files are written first, then ``detector.json`` replaces the old
+        one in a single rename, then the previous save's files are removed.
+        A save that fails or is interrupted leaves the previous detector in
+        ``directory`` loadable. Other files in ``directory`` are left alone.
 
         Returns
         -------
@@ -753,7 +769,6 @@ class TabularAnomalyDetector(BaseDetector):
             nothing is written then.
         """
         self._check_fitted()
-        path = Path(directory)
         params = self.get_params()
         params["hidden_units"] = list(params["hidden_units"])
         config = {
@@ -762,6 +777,9 @@ class TabularAnomalyDetector(BaseDetector):
             "method_": self.method_,
             "threshold_": self.threshold_,
             "model_id_": self.model_id_,
+            # What the loader checks the files against: mixed or changed
+            # files are refused.
+            "state_digest": self._compute_model_id(),
             "feature_names_in_": self.feature_names_in_,
             "column_types_": self.column_types_,
             "excluded_columns_": self.excluded_columns_,
@@ -771,108 +789,226 @@ class TabularAnomalyDetector(BaseDetector):
         }
         if self.method_ == "autoencoder":
             config["feature_error_scale_"] = self.feature_error_scale_.tolist()
-        # Serialise first: a value JSON cannot hold (NaN) must fail before
-        # any file is written, not leave a half-written directory.
-        text = json.dumps(config, indent=1, allow_nan=False)
-        path.mkdir(parents=True, exist_ok=True)
-        # detector.json is written last and its presence marks a complete
-        # save (detect_anomalies_in_excel relies on it): remove an older one
-        # first, so an interrupted save never pairs it with new model files.
-        (path / _CONFIG_FILE).unlink(missing_ok=True)
-        (path / _SCORES_FILE).unlink(missing_ok=True)
-        if self.method_ == "autoencoder":
-            self.model_.save(path / _KERAS_FILE)
+            files = {"model": ("autoencoder", ".keras", self.model_.save)}
         else:
-            import joblib
-
-            joblib.dump(self.model_, path / _FOREST_FILE)
+            files = {"model": ("isolation_forest", ".npz", self.model_.save)}
         if self.training_scores_ is not None:
-            np.save(path / _SCORES_FILE, self.training_scores_, allow_pickle=False)
-        (path / _CONFIG_FILE).write_text(text)
-        return path
+            scores = np.asarray(self.training_scores_, dtype="float64")
+            files["training_scores"] = (
+                "training_scores", ".npy",
+                lambda file: np.save(file, scores, allow_pickle=False))
+        return write_folder(directory, config, files)
 
     @classmethod
-    def load(cls, directory):
-        """Load a detector written by :meth:`save`.
+    def load(cls, directory, *, max_config_bytes=None, max_model_bytes=None):
+        """Load a detector written by :meth:`save`, checking every field.
 
-        A save of an older format (before ``training_scores.npy``) loads
-        with ``training_scores_`` and ``labels_`` None: the training rows
-        are not stored, so they cannot be recomputed; severities are then
-        measured from 0 (see :meth:`detect`).
+        Nothing is unpickled. Every stored value is checked before it is
+        used: its type, that numbers are finite, that array sizes agree
+        with the encoded features, that the files belong together (a digest
+        of the loaded state must match the one saved).
+
+        A save of format 2 or 3 with the autoencoder still loads (format 2,
+        without ``training_scores.npy``, with ``training_scores_`` and
+        ``labels_`` None: the training rows are not stored, so they cannot
+        be recomputed; severities are then measured from 0, see
+        :meth:`detect`). An isolation forest saved by fusionlab before
+        format 4 was pickled (``isolation_forest.joblib``): it is refused,
+        never read, with a message saying how to train it again.
+
+        Parameters
+        ----------
+        directory : str or os.PathLike
+            The folder :meth:`save` wrote.
+        max_config_bytes : int, optional
+            Largest ``detector.json`` read; default
+            :data:`fusionlab.tabular.save_folder.MAX_CONFIG_BYTES`.
+        max_model_bytes : int, optional
+            Largest uncompressed model file read; default
+            :data:`fusionlab.tabular.save_folder.MAX_MODEL_BYTES`.
 
         Raises
         ------
         FileNotFoundError
             If ``directory`` holds no saved detector.
         ValueError
-            If the saved files are not in the expected format.
+            If the saved files are not in the expected format, too large,
+            corrupt, or hold a value that is missing, of the wrong type, not
+            finite or inconsistent; the message names the file and the field.
         """
         path = Path(directory)
-        config_file = path / _CONFIG_FILE
-        if not config_file.is_file():
-            raise FileNotFoundError(
-                f"`directory` must hold a detector saved by "
-                f"TabularAnomalyDetector.save; {config_file} does not exist.")
-        try:
-            config = json.loads(config_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{config_file} is not valid JSON: {exc}") from exc
-        if not isinstance(config, dict) or config.get("format") not in (
-                _FORMAT, _V2_FORMAT, _OLD_FORMAT):
+        config_file, config = read_config(path, max_bytes=max_config_bytes)
+        limit = (save_folder.MAX_MODEL_BYTES if max_model_bytes is None
+                 else check_positive_int(max_model_bytes, "max_model_bytes"))
+        source = str(config_file)
+        fmt = config.get("format")
+        if fmt not in (_FORMAT, _V3_FORMAT, _V2_FORMAT, _OLD_FORMAT):
             raise ValueError(f"{config_file} is not a saved TabularAnomalyDetector "
                              f"(expected format {_FORMAT!r}).")
-        if config["format"] == _OLD_FORMAT and config.get("method_") != "autoencoder":
+
+        def where(name):
+            return f"{source}: field {name!r}"
+
+        def get(name):
+            return _stored.field(config, name, source)
+
+        method = get("method_")
+        if method not in METHODS:
+            _stored.fail(where("method_"), f"one of {METHODS}", method)
+        if fmt != _FORMAT and method == "isolation_forest":
             raise ValueError(
-                f"{config_file} holds an isolation forest saved by an older "
-                "fusionlab, whose encoding has changed; train and save it again.")
-        params = dict(config["params"])
-        params["hidden_units"] = tuple(params["hidden_units"])
-        self = cls(**params)
-        self.method_ = config["method_"]
-        threshold = float(config["threshold_"])
-        self.feature_names_in_ = list(config["feature_names_in_"])
+                f"{config_file} holds an isolation forest saved by an older fusionlab "
+                f"(format {fmt.rsplit('/', 1)[1]}), which pickled it to "
+                "isolation_forest.joblib; a pickle file is never loaded, because "
+                "unpickling a crafted file runs its code. To use it, train and save it "
+                "again: TabularAnomalyDetector(method='isolation_forest', ...)"
+                ".fit(df).save(directory).")
+        self = cls(**cls._stored_params(get("params"), where("params")))
+        try:
+            self._check_params()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where('params')}: {exc}") from exc
+        self.method_ = method
+        threshold = _stored.real(get("threshold_"), where("threshold_"))
+        self.feature_names_in_ = _stored.text_list(
+            get("feature_names_in_"), where("feature_names_in_"), unique=True,
+            nonempty=True)
         self.n_features_in_ = len(self.feature_names_in_)
-        self.column_types_ = dict(config["column_types_"])
-        self.excluded_columns_ = dict(config["excluded_columns_"])
-        self.column_notes_ = dict(config["column_notes_"])
-        preprocessor_cls = (TabularPreprocessor if self.method_ == "autoencoder"
+        self.column_types_ = cls._stored_types(
+            get("column_types_"), where("column_types_"), self.feature_names_in_)
+        self.excluded_columns_ = _stored.text_dict(get("excluded_columns_"),
+                                                   where("excluded_columns_"))
+        self.column_notes_ = _stored.text_dict(get("column_notes_"),
+                                               where("column_notes_"))
+        preprocessor_cls = (TabularPreprocessor if method == "autoencoder"
                             else ForestPreprocessor)
-        self.preprocessor_ = preprocessor_cls.from_dict(config["preprocessor"])
+        try:
+            self.preprocessor_ = preprocessor_cls.from_dict(get("preprocessor"))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ValueError(f"{where('preprocessor')} is not a fitted "
+                             f"{preprocessor_cls.__name__}: {exc}") from exc
+        if self.preprocessor_.column_types != self.column_types_:
+            _stored.fail(where("preprocessor.column_types"),
+                         f"the column types of 'column_types_' {self.column_types_}",
+                         self.preprocessor_.column_types)
         self.encoded_feature_names_ = list(self.preprocessor_.feature_names_out_)
-        self.history_ = config["history_"]
+        n_encoded = len(self.encoded_feature_names_)
+        self.history_ = cls._stored_history(get("history_"), where("history_"))
         self.feature_error_scale_ = None
-        if self.method_ == "autoencoder":
-            _import_autoencoder()  # registers the class with Keras
-            import keras
-
-            self.model_ = keras.saving.load_model(path / _KERAS_FILE)
-            self.feature_error_scale_ = np.asarray(config["feature_error_scale_"],
-                                                   dtype="float64")
+        if fmt == _FORMAT:
+            stem, suffix = (("autoencoder", ".keras") if method == "autoencoder"
+                            else ("isolation_forest", ".npz"))
+            model_file = saved_file(path, config, config_file, "model", stem, suffix)
         else:
-            import joblib
-
-            self.model_ = joblib.load(path / _FOREST_FILE)
-        if config["format"] == _FORMAT:
-            scores = cls._load_scores(path / _SCORES_FILE)
+            model_file = path / _KERAS_FILE
+            if not model_file.is_file():
+                raise ValueError(f"{model_file} is missing: the save is incomplete.")
+        if method == "autoencoder":
+            self.feature_error_scale_ = _stored.reals(
+                get("feature_error_scale_"), where("feature_error_scale_"),
+                length=n_encoded, positive=True)
+            self.model_ = cls._load_keras(model_file, limit, n_encoded)
+        else:
+            self.model_ = IsolationTrees.load(model_file, max_bytes=limit)
+            if self.model_.n_features_in_ != n_encoded:
+                raise ValueError(
+                    f"{model_file} holds trees of {self.model_.n_features_in_} features; "
+                    f"{config_file} encodes {n_encoded}: the files do not belong together.")
+        scores = None
+        if fmt == _FORMAT and "training_scores" in _stored.field(config, "files", source):
+            scores = cls._load_scores(saved_file(
+                path, config, config_file, "training_scores", "training_scores", ".npy"),
+                limit)
+        elif fmt == _V3_FORMAT:
+            scores = cls._load_scores(path / _SCORES_FILE, limit)
+        if scores is not None:
             self._set_training_scores(scores, threshold)
-            self.model_id_ = str(config["model_id_"])
         else:
             self.threshold_ = threshold
             self.training_scores_ = None
             self.labels_ = None
+        if fmt in (_FORMAT, _V3_FORMAT):
+            self.model_id_ = _stored.text(get("model_id_"), where("model_id_"))
+        else:
             self.model_id_ = self._compute_model_id()
+        if fmt == _FORMAT:
+            digest = _stored.text(get("state_digest"), where("state_digest"))
+            if digest != self._compute_model_id():
+                raise ValueError(
+                    f"{where('state_digest')} does not match the loaded state: the "
+                    f"files of {path} were changed or mixed with another save's. "
+                    "Save the detector again.")
         return self
 
+    @classmethod
+    def _stored_params(cls, params, source):
+        if not isinstance(params, dict):
+            _stored.fail(source, "a JSON object of parameters", params)
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            _stored.fail(source, f"parameters of {cls.__name__}",
+                         f"unknown parameter(s) {unknown}")
+        params = dict(params)
+        if "hidden_units" in params:
+            if not isinstance(params["hidden_units"], list):
+                _stored.fail(f"{source}.hidden_units", "a list of positive integers",
+                             params["hidden_units"])
+            params["hidden_units"] = tuple(params["hidden_units"])
+        return params
+
     @staticmethod
-    def _load_scores(file):
+    def _stored_types(types, source, names):
+        if not isinstance(types, dict) or not types:
+            _stored.fail(source, "a non-empty JSON object {column: type}", types)
+        for col, kind in types.items():
+            if col not in names:
+                _stored.fail(source, "columns of 'feature_names_in_'", col)
+            if kind not in COLUMN_TYPES or kind == "exclude":
+                _stored.fail(f"{source}[{col!r}]", "a column type", kind)
+        return dict(types)
+
+    @staticmethod
+    def _stored_history(history, source):
+        if not isinstance(history, dict):
+            _stored.fail(source, "a JSON object {metric: [values]}", history)
+        return {_stored.text(k, source): _stored.reals(v, f"{source}[{k!r}]").tolist()
+                for k, v in history.items()}
+
+    @staticmethod
+    def _load_keras(file, limit, n_features):
+        _stored.check_zip_sizes(file, max_bytes=limit, what=f"The model file {file}")
+        autoencoder_cls = _import_autoencoder()  # registers the class with Keras
+        import keras
+
+        try:
+            # safe_mode (the default) refuses to deserialise Python code.
+            model = keras.saving.load_model(file, safe_mode=True)
+        except Exception as exc:  # Keras raises many kinds for a corrupt file
+            raise ValueError(f"{file} is not a readable Keras model: "
+                             f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(model, autoencoder_cls) or model.n_features != n_features:
+            raise ValueError(
+                f"{file} must hold a TabularAutoencoder of {n_features} features; "
+                f"found {type(model).__name__} of "
+                f"{getattr(model, 'n_features', 'unknown')} features.")
+        return model
+
+    @staticmethod
+    def _load_scores(file, limit):
         if not file.is_file():
             raise ValueError(f"{file} is missing: the save is incomplete.")
+        if file.stat().st_size > limit:
+            raise ValueError(f"{file} holds {file.stat().st_size:,} bytes, more than "
+                             f"the limit of {limit:,}.")
         try:
             # allow_pickle=False: a plain array of numbers, never an object.
             scores = np.load(file, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, OSError, EOFError) as exc:
             raise ValueError(f"{file} is not a plain array of training scores: {exc}") from exc
-        if scores.ndim != 1 or scores.dtype.kind != "f":
+        if scores.ndim != 1 or scores.dtype.kind != "f" or len(scores) == 0:
             raise ValueError(f"{file} must hold a 1-D float array; received shape "
                              f"{scores.shape} of dtype {scores.dtype}.")
+        if not np.isfinite(scores).all():
+            raise ValueError(f"{file} must hold finite training scores; found "
+                             f"{int((~np.isfinite(scores)).sum())} NaN or infinite.")
         return scores

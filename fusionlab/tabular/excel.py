@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .detector import _CONFIG_FILE, TabularAnomalyDetector
+from .detector import TabularAnomalyDetector
+from .save_folder import CONFIG_FILE as _CONFIG_FILE
 
 __all__ = ["read_table", "detect_anomalies_in_excel", "SUPPORTED_EXTENSIONS"]
 
