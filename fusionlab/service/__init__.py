@@ -9,8 +9,8 @@ wire contract is described in ``docs/user_guide/service.rst``; the client is
 Modules, one job each:
 
 - :mod:`~fusionlab.service.config` -- :class:`Settings`;
-- :mod:`~fusionlab.service.tables`, :mod:`~fusionlab.service.db`,
-  :mod:`~fusionlab.service.migrations` -- schema, engine, Alembic;
+- :mod:`~fusionlab.service.tables`, :mod:`~fusionlab.service.db` and the
+  Alembic migrations in ``migrations/`` -- schema, engine, upgrades;
 - :mod:`~fusionlab.service.auth` -- tokens and scopes;
 - :mod:`~fusionlab.service.schemas` -- checked parameters;
 - :mod:`~fusionlab.service.records` -- findings to the contract's records;
