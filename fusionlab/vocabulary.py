@@ -24,6 +24,8 @@ __all__ = [
     "SERIES_ANOMALY_TYPES",
     "ROW_ANOMALY_TYPE",
     "ANOMALY_TYPES",
+    "BUILTIN_MODELS",
+    "THRESHOLD_NAMES",
     "severity_rank",
     "severity_from_ratio",
     "exceeds",
@@ -41,6 +43,11 @@ SERIES_ANOMALY_TYPES = ("spike", "level_shift", "trend", "variance", "pattern")
 ROW_ANOMALY_TYPE = "row"
 #: Every anomaly type a record may carry.
 ANOMALY_TYPES = SERIES_ANOMALY_TYPES + (ROW_ANOMALY_TYPE,)
+#: Names of the models :mod:`fusionlab.detection.models` registers itself
+#: (listed here so that a command line can offer them without starting Keras).
+BUILTIN_MODELS = ("lstm_autoencoder", "conv_autoencoder", "cfc", "ltc")
+#: Names of the threshold strategies of :mod:`fusionlab.detection.thresholds`.
+THRESHOLD_NAMES = ("contamination", "dynamic", "mean_std", "percentile", "spot")
 
 
 def severity_rank(severity, name: str = "severity") -> int:

@@ -474,17 +474,19 @@ def test_cli_numeric_time_column_stays_numeric(tmp_path, capsys):
 
 
 def test_cli_errors(tmp_path, capsys):
+    # Issue 14: errors of the user's making exit with status 2 (was 1) and
+    # speak the options' names (--smoothing, was `smoothing`).
     data = tmp_path / "data.csv"
     pd.DataFrame({"t": [1, 2], "a": [1.0, 2.0]}).to_csv(data, index=False)
-    assert main(["detect", str(data), "--time-col", "nope", "--quiet"]) == 1
+    assert main(["detect", str(data), "--time-col", "nope", "--quiet"]) == 2
     assert "--time-col 'nope'" in capsys.readouterr().err
-    assert main(["detect", str(data), "--columns", "zz", "--quiet"]) == 1
-    assert main(["detect", str(data), "--time-col", "t", "--quiet"]) == 1
+    assert main(["detect", str(data), "--columns", "zz", "--quiet"]) == 2
+    assert main(["detect", str(data), "--time-col", "t", "--quiet"]) == 2
     assert "fewer than the window" in capsys.readouterr().err
-    assert main(["detect", str(data), "--time-col", "t", "--smoothing", "1.5", "--quiet"]) == 1
-    assert "`smoothing` must be in [0.0, 1.0); received 1.5" in capsys.readouterr().err
-    assert main(["detect", str(data), "--time-col", "t", "--peak-weight", "2", "--quiet"]) == 1
-    assert "`peak_weight` must be in [0.0, 1.0]; received 2.0" in capsys.readouterr().err
+    assert main(["detect", str(data), "--time-col", "t", "--smoothing", "1.5", "--quiet"]) == 2
+    assert "--smoothing must be in [0.0, 1.0); received 1.5" in capsys.readouterr().err
+    assert main(["detect", str(data), "--time-col", "t", "--peak-weight", "2", "--quiet"]) == 2
+    assert "--peak-weight must be in [0.0, 1.0]; received 2.0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["detect"])
 
