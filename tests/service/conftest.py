@@ -110,7 +110,8 @@ def start_server(folder, **kwargs) -> LocalServer:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A server on SQLite, for the module."""
-    srv = start_server(tmp_path_factory.mktemp("server"), args=["--max-upload-mb", "2"])
+    srv = start_server(tmp_path_factory.mktemp("server"),
+                       args=["--max-upload-mb", "2", "--max-rows", "1000"])
     yield srv
     srv.stop()
 

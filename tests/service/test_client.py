@@ -269,3 +269,25 @@ def test_export_all_and_tensorboard_files(server, fitted, tmp_path):
     score_tag = next(t for t in tags if t.startswith("anomalies/score/"))
     assert [s.step for s in accumulator.Scalars(score_tag)] == [s for s, _ in tags[score_tag]]
     assert np.isclose(accumulator.Scalars(score_tag)[0].value, tags[score_tag][0][1])
+
+
+def test_analysis_subscribers_get_updates_when_a_series_is_scored(server, fitted, files):
+    model, _ = fitted
+
+    async def go():
+        async with AnomalyClient(server.url) as client:
+            await client.subscribe_correlations(model_ids=[model["model_id"]])
+            await client.subscribe_temporal()
+            await client.upload_dataset(files["series"], wait=True, model_id=model["model_id"],
+                                        time_column="time", label_column="label",
+                                        columns=["a", "b"])
+            got = {}
+            async for update in client.stream_updates(
+                    message_types=["correlation_update", "temporal_update"]):
+                got[type(update).__name__] = update
+                if len(got) == 2:
+                    return got
+
+    got = run(go())
+    assert got["CorrelationMatrix"].labels == ["a", "b"]
+    assert all(isinstance(p, TemporalPattern) for p in got["list"])

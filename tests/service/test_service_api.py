@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 
 import httpx
@@ -426,3 +427,66 @@ def test_cancel_a_queued_job_and_refuse_cancelling_a_finished_one(http, populate
 def test_streaming_ingest_is_not_served_yet(http):
     answer = http.post("/api/series/s1/points", json={"points": [1, 2]})
     assert answer.status_code == 501 and "not served yet" in answer.json()["detail"]
+
+
+def test_tables_over_the_row_cap_are_refused_before_parsing(http, tmp_path):
+    big = tmp_path / "rows.csv"
+    pd.DataFrame({"x": np.arange(1500)}).to_csv(big, index=False)
+    with open(big, "rb") as handle:
+        answer = http.post("/api/datasets/upload", files={"file": ("rows.csv", handle)})
+    assert answer.status_code == 413
+    assert "1500 rows, more than the server's limit of 1000" in answer.json()["detail"]
+
+
+def test_cancelling_a_running_job_stores_nothing(http, files):
+    with open(files["series"], "rb") as handle:
+        answer = http.post("/api/models", files={"series": ("series.csv", handle)}, data={
+            "params": json.dumps({"model": "lstm_autoencoder", "window": 16, "epochs": 200,
+                                  "robust": False})}).json()
+    job_id = answer["job_id"]
+    deadline = time.monotonic() + 120
+    while http.get(f"/api/jobs/{job_id}").json()["message"] in ("queued", "started",
+                                                                 "reading the data"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    cancel = http.post(f"/api/jobs/{job_id}/cancel")
+    assert cancel.status_code in (200, 202), cancel.text
+    job = wait_job(http, job_id)
+    assert job["status"] == "cancelled" and job["error_message"] == "cancelled"
+    assert http.get("/api/anomalies", params={"dataset_id": answer["dataset_id"]}).json()[
+        "anomalies"] == []
+    assert http.get(f"/api/models/{answer['model_id']}").json()["status"] == "failed"
+
+
+def test_websocket_errors_say_what_was_wrong(server):
+    import asyncio
+
+    import websockets
+
+    async def scenario():
+        async with websockets.connect(server.url.replace("http", "ws") + "/ws") as ws:
+            async def ask(text):
+                await ws.send(text)
+                return json.loads(await ws.recv())
+
+            assert (await ask("not json"))["data"]["code"] == "bad_message"
+            answer = await ask(json.dumps({"type": "dance", "id": "d1"}))
+            assert answer["data"]["code"] == "unknown_type" and answer["id"] == "d1"
+            assert "subscribe_" in answer["data"]["message"]
+            answer = await ask(json.dumps({"type": "ingest", "data": {"points": [1]}}))
+            assert answer["data"]["code"] == "not_implemented"
+            answer = await ask(json.dumps({"type": "subscribe_jobs", "data": {"since_seq": 1}}))
+            assert answer["data"]["code"] == "bad_request" and "since_seq" in answer[
+                "data"]["message"]
+            answer = await ask(json.dumps({"type": "subscribe_anomalies",
+                                           "data": {"model_ids": "m1"}}))
+            assert "`model_ids` must be a list" in answer["data"]["message"]
+            answer = await ask(json.dumps({"type": "subscribe_anomalies",
+                                           "data": {"since_seq": -4}}))
+            assert "`since_seq` must be an integer >= 0" in answer["data"]["message"]
+            answer = await ask(json.dumps({"type": "subscribe_heatmap", "id": "h"}))
+            assert answer == {"type": "subscribed", "id": "h", "data": {"channel": "heatmap"}}
+            answer = await ask(json.dumps({"type": "unsubscribe_heatmap", "id": "u"}))
+            assert answer["type"] == "unsubscribed"
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -193,3 +193,33 @@ def test_settings_checks():
     with pytest.raises(ValueError, match="SQLAlchemy URL"):
         Settings(database_url="fusion.db")
     assert Settings(data_dir="x").url.startswith("sqlite+aiosqlite:///")
+
+
+def test_migrations_create_the_schema_and_refuse_an_unknown_revision(tmp_path):
+    from sqlalchemy import text
+
+    from fusionlab.service.db import (
+        DatabaseVersionError,
+        check_version,
+        head_revision,
+        make_engine,
+        migrate,
+    )
+
+    async def go():
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+        try:
+            with pytest.raises(DatabaseVersionError, match="Start `fusionlab serve` once"):
+                await check_version(engine)
+            assert await migrate(engine) == head_revision() == "0001"
+            assert await migrate(engine) == "0001"  # a second start changes nothing
+            async with engine.begin() as connection:
+                mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
+                assert mode == "wal"
+                await connection.execute(text("UPDATE alembic_version SET version_num='0999'"))
+            with pytest.raises(DatabaseVersionError, match="written by a newer version"):
+                await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
