@@ -8,7 +8,14 @@ import keras
 # for the layers that import it from here.
 from .._validation import check_bool
 
-__all__ = ["check_activation", "check_bool", "check_window_shape", "mismatched_axis"]
+__all__ = [
+    "check_activation",
+    "check_bool",
+    "check_nonzero_sizes",
+    "check_window_shape",
+    "is_empty_batch",
+    "mismatched_axis",
+]
 
 
 def check_activation(value, name: str):
@@ -23,8 +30,38 @@ def check_activation(value, name: str):
     return value
 
 
+def check_nonzero_sizes(shape, owner: str):
+    """Raise ``ValueError`` if the steps or features axis of ``shape`` is 0.
+
+    ``shape`` is ``(batch, steps, features)`` or ``(batch, features)``;
+    unknown (None) sizes pass. A batch of 0 passes too: an empty batch is a
+    valid input that gives an empty result, whereas a window of no steps or
+    a step of no features has nothing to compute on (a mean over it is NaN,
+    and the backends' kernels fail on it).
+    """
+    shape = tuple(shape)
+    if len(shape) == 3 and shape[1] == 0:
+        raise ValueError(
+            f"{owner} needs at least one step (axis 1); received shape {shape}."
+        )
+    if len(shape) >= 2 and shape[-1] == 0:
+        raise ValueError(
+            f"{owner} needs at least one feature (last axis); received shape {shape}."
+        )
+    return shape
+
+
+def is_empty_batch(shape) -> bool:
+    """Whether ``shape`` is known to hold a batch of 0."""
+    shape = tuple(shape)
+    return bool(shape) and shape[0] == 0
+
+
 def check_window_shape(shape, owner: str, *, n_features=None, built_features=None):
     """Check a ``(batch, steps, features)`` shape and return it as a tuple.
+
+    The batch may be 0 (an empty batch, which the models answer with an
+    empty result); 0 steps or 0 features raise ``ValueError``.
 
     Parameters
     ----------
@@ -49,6 +86,7 @@ def check_window_shape(shape, owner: str, *, n_features=None, built_features=Non
             f"{owner} needs the number of features (last axis) to be known; "
             f"received shape {shape}."
         )
+    check_nonzero_sizes(shape, owner)
     expected = n_features if n_features is not None else built_features
     if expected is not None and features != expected:
         origin = "n_features" if n_features is not None else "the model was built with"

@@ -132,8 +132,10 @@ class AnomalyAwareForecaster(keras.Model):
         At construction, for a bad size, rate, strategy, quantile list or
         ``anomaly_config``; at call time, for an input that is not a list of 3
         (4) arrays or a dict with the expected keys, for arrays of the wrong
-        rank, a future input without ``H`` steps, batch sizes that differ, or
-        feature counts that differ from those the model was built with.
+        rank, a future input without ``H`` steps, a dynamic input with 0
+        past steps or 0 features, batch sizes that differ, or feature counts
+        that differ from those the model was built with; ``fit`` and
+        ``evaluate`` on 0 samples.
 
     Notes
     -----
@@ -144,7 +146,10 @@ class AnomalyAwareForecaster(keras.Model):
     counts ``S``, ``D`` and ``F`` are fixed by the first call (build); the
     number of past steps ``T`` may change from call to call. ``S`` and ``F``
     may be 0 (no static or no known-future features, as
-    :func:`~fusionlab.nn.forecast_data.make_forecast_arrays` returns them).
+    :func:`~fusionlab.nn.forecast_data.make_forecast_arrays` returns them);
+    ``T`` and ``D`` may not. A batch of 0 samples gives empty results:
+    ``model(x)`` and ``predict`` a ``(0, H, O[, Q])`` array,
+    :meth:`anomaly_scores` a ``(0,)`` one.
 
     **Targets.** ``(batch, H, O)``, or ``(batch, H)`` when ``O == 1``.
 
@@ -347,8 +352,55 @@ class AnomalyAwareForecaster(keras.Model):
     def __call__(self, inputs, *args, **kwargs):
         # Checked before Keras wraps call() errors, so the message the user
         # sees starts with what went wrong.
-        self.split_inputs(inputs)
+        parts = self.split_inputs(inputs)[:3]
+        if self._empty_batch(parts) and not any(
+                keras.backend.is_keras_tensor(p) for p in parts):
+            # The LSTM kernels fail on 0 samples: build as a call would, run none.
+            if not self.built:
+                self.build([(None, *_shape_of(p)[1:]) for p in parts])
+            return ops.zeros(self._output_shape(0), dtype=self.compute_dtype)
         return super().__call__(inputs, *args, **kwargs)
+
+    @staticmethod
+    def _empty_batch(parts):
+        """Whether the ``[static, dynamic, future]`` arrays hold 0 samples."""
+        return all(hasattr(p, "shape") or isinstance(p, (list, tuple)) for p in parts) and (
+            _shape_of(parts[0])[0] == 0)
+
+    def _output_shape(self, batch):
+        shape = (batch, self.forecast_horizon, self.output_dim)
+        return shape if self.quantiles is None else (*shape, len(self.quantiles))
+
+    def _readable_parts(self, x):
+        # Only lists and dicts of arrays can be read; datasets pass unchecked.
+        if isinstance(x, (list, tuple, dict)):
+            return self.split_inputs(x)[:3]
+        return None
+
+    def _refuse_empty(self, x, method):
+        parts = self._readable_parts(x)
+        if parts is not None and self._empty_batch(parts):
+            raise ValueError(
+                f"AnomalyAwareForecaster.{method} received 0 samples (input shapes "
+                f"{[_shape_of(p) for p in parts]}); there is nothing to "
+                f"{'train' if method == 'fit' else 'evaluate'} on. Predicting or "
+                "scoring 0 samples is fine: it gives an empty result."
+            )
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._refuse_empty(x, "fit")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._refuse_empty(x, "evaluate")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        parts = self._readable_parts(x)
+        if parts is not None and self._empty_batch(parts):
+            # Keras' predict loop has no batch to run on 0 samples.
+            return np.zeros(self._output_shape(0), dtype=self.compute_dtype)
+        return super().predict(x, *args, **kwargs)
 
     def _check_shapes(self, static, dynamic, future, scores=None):
         for name, shape, rank, layout in (
@@ -360,6 +412,12 @@ class AnomalyAwareForecaster(keras.Model):
                 raise ValueError(
                     f"The `{name}` input must be {rank}D {layout}; received shape "
                     f"{shape}."
+                )
+        for axis, what in ((1, "past step"), (2, "feature")):
+            if dynamic[axis] == 0:
+                raise ValueError(
+                    f"The `dynamic` input must have at least one {what}; received "
+                    f"shape {dynamic}."
                 )
         if future[1] is not None and future[1] != self.forecast_horizon:
             raise ValueError(

@@ -15,7 +15,7 @@ import numpy as np
 from keras import ops
 
 from ..._validation import check_option, check_positive_int, check_rate
-from .._checks import check_window_shape, mismatched_axis
+from .._checks import check_window_shape, is_empty_batch, mismatched_axis
 from ..liquid.time_delta import check_time_delta, prepare_time_delta
 
 __all__ = ["ReconstructionAutoencoder", "weighted_reconstruction_error"]
@@ -140,7 +140,13 @@ class ReconstructionAutoencoder(keras.Model):
     * every input check in :meth:`validate_input_shape`, the one method a
       subclass accepting other inputs overrides;
     * ``n_features`` fixed at construction or inferred from the first input,
-      and kept in ``get_config``.
+      and kept in ``get_config``;
+    * one rule for empty inputs: an empty batch (0 windows) of an otherwise
+      valid shape gives an empty result -- ``model(x)`` and ``predict`` a
+      ``(0, steps, features)`` array, :meth:`reconstruction_error` a
+      ``(0,)`` one -- so that scoring an empty slice needs no special case;
+      ``fit`` and ``evaluate`` on 0 windows, windows of 0 steps and steps of
+      0 features raise ``ValueError`` with the shape received.
 
     The base class is abstract. A subclass creates its layers in
     ``__init__`` (after ``super().__init__(n_features=n_features,
@@ -284,12 +290,34 @@ class ReconstructionAutoencoder(keras.Model):
         return inputs, time_delta
 
     def _check_inputs(self, inputs, time_delta=None):
+        """Check what can be read; return the windows' shape (None if unknown)."""
         # Only what can be read: a Keras dataset or generator has no shape.
         x, delta = self.split_inputs(inputs, time_delta)
-        if hasattr(x, "shape"):
-            shape = self.validate_input_shape(x.shape)
-            if delta is not None:
-                check_time_delta(delta, shape)
+        if not hasattr(x, "shape"):
+            return None
+        shape = self.validate_input_shape(x.shape)
+        if delta is not None:
+            check_time_delta(delta, shape)
+        return shape
+
+    def _empty_output(self, shape):
+        """The result of a call on 0 windows of ``shape``, built as a call would.
+
+        The backends' recurrent and convolution kernels fail on an empty
+        batch, so none is run.
+        """
+        if not self.built:
+            self.build((None, *shape[1:]))
+        return ops.zeros(self.compute_output_shape(shape), dtype=self.compute_dtype)
+
+    def _refuse_empty(self, x, method):
+        shape = self._check_inputs(x)
+        if shape is not None and is_empty_batch(shape):
+            raise ValueError(
+                f"{type(self).__name__}.{method} received 0 windows (input shape "
+                f"{shape}); there is nothing to {'train' if method == 'fit' else 'evaluate'} "
+                "on. Scoring 0 windows is fine: it gives an empty result."
+            )
 
     def _window_shape(self, input_shape):
         if self.takes_time_delta and _is_shape_pair(input_shape):
@@ -309,21 +337,28 @@ class ReconstructionAutoencoder(keras.Model):
         time_delta = None
         if self.takes_time_delta:
             time_delta = kwargs.get("time_delta", args[0] if args else None)
-        self._check_inputs(inputs, time_delta)
+        shape = self._check_inputs(inputs, time_delta)
+        windows = self.split_inputs(inputs, time_delta)[0]
+        if (shape is not None and is_empty_batch(shape)
+                and not keras.backend.is_keras_tensor(windows)):
+            return self._empty_output(shape)
         return super().__call__(inputs, *args, **kwargs)
 
     # Numpy data is checked before Keras compiles the step, where a bad
     # time delta could no longer be read.
     def fit(self, x=None, y=None, *args, **kwargs):
-        self._check_inputs(x)
+        self._refuse_empty(x, "fit")
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._check_inputs(x)
+        self._refuse_empty(x, "evaluate")
         return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
-        self._check_inputs(x)
+        shape = self._check_inputs(x)
+        if shape is not None and is_empty_batch(shape):
+            # Keras' predict loop has no batch to run on 0 windows.
+            return np.zeros(self.compute_output_shape(shape), dtype=self.compute_dtype)
         return super().predict(x, *args, **kwargs)
 
     # ---------------------------------------------------------------- build
@@ -429,8 +464,9 @@ class ReconstructionAutoencoder(keras.Model):
         Raises
         ------
         ValueError
-            For windows that are not 3D or whose features differ from the
-            model's, time deltas given to a model that takes none, time
+            For windows that are not 3D, have 0 steps or 0 features, or whose
+            features differ from the model's (0 windows are fine: the result
+            is empty), time deltas given to a model that takes none, time
             deltas of the wrong shape or with negative, NaN or infinite
             values, reconstructions that do not match the windows, and
             unknown options.

@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from ..._validation import check_positive_int, check_rate
-from .._checks import check_activation, check_bool
+from .._checks import check_activation, check_bool, is_empty_batch
 from .base import ReconstructionAutoencoder
 
 __all__ = ["LSTMAutoencoderAnomaly"]
@@ -302,7 +302,11 @@ class LSTMAutoencoderAnomaly(ReconstructionAutoencoder):
         """
         inputs = self._prepare(inputs)
         if not self.built:
-            self.build(inputs.shape)
+            self.build((None, *inputs.shape[1:]))
+        if is_empty_batch(inputs.shape):
+            # The LSTM kernels fail on 0 windows: encode one and keep none.
+            one = ops.zeros((1, *inputs.shape[1:]), dtype=inputs.dtype)
+            return self._encode_states(one, training)[0][:0]
         latent_h, _ = self._encode_states(inputs, training)
         return latent_h
 

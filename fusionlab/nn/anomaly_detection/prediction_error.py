@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from ..._validation import check_option
-from .._checks import mismatched_axis
+from .._checks import check_nonzero_sizes, mismatched_axis
 
 __all__ = ["PredictionErrorAnomalyScore"]
 
@@ -44,8 +44,9 @@ class PredictionErrorAnomalyScore(keras.layers.Layer):
     ValueError
         At construction, for an unknown ``error_metric`` or ``aggregation``
         (case does not matter); at call time, when the input is not a list or
-        tuple of two tensors, when a tensor is not 3D, or when their shapes
-        differ.
+        tuple of two tensors, when a tensor is not 3D or has 0 steps or 0
+        features (a mean over nothing), or when their shapes differ. A batch
+        of 0 sequences gives 0 scores, shape ``(0, 1)``.
 
     Examples
     --------
@@ -88,6 +89,7 @@ class PredictionErrorAnomalyScore(keras.layers.Layer):
                     f"`{name}` must be 3D (batch, steps, features); received "
                     f"shape {shape}."
                 )
+            check_nonzero_sizes(shape, f"PredictionErrorAnomalyScore's `{name}`")
         axis = mismatched_axis(true_shape, pred_shape)
         if axis is not None:
             raise ValueError(

@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from ..._validation import check_option, check_positive_int, check_rate
-from .._checks import check_activation
+from .._checks import check_activation, check_nonzero_sizes
 
 __all__ = ["SequenceAnomalyScoreLayer"]
 
@@ -173,6 +173,8 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
                     f"received a 3D input of shape {input_shape}. Pool the steps "
                     "first or pass pooling='mean', 'max' or 'last'."
                 )
+            # Pooling over no step would give NaN (mean) or fail (max, last).
+            check_nonzero_sizes(input_shape, "SequenceAnomalyScoreLayer")
             input_shape = (input_shape[0], input_shape[2])
         elif len(input_shape) != 2:
             raise ValueError(
@@ -185,7 +187,8 @@ class SequenceAnomalyScoreLayer(keras.layers.Layer):
                 "SequenceAnomalyScoreLayer needs the number of features (last axis) "
                 f"to be known; received shape {input_shape}."
             )
-        return input_shape
+        # A batch of 0 is fine (0 scores); 0 features would score the bias.
+        return check_nonzero_sizes(input_shape, "SequenceAnomalyScoreLayer")
 
     def __call__(self, inputs, *args, **kwargs):
         # Checked before Keras wraps call() errors, so the message the user

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from ..._validation import check_bool, check_positive_int
+from .._checks import check_nonzero_sizes
 from .cells import CfCCell, LTCCell
 from .time_delta import check_time_delta, prepare_time_delta
 
@@ -43,7 +44,8 @@ class _LiquidRNN(keras.layers.Layer):
                 f"{type(self).__name__} expects a 3D input of shape (batch, "
                 f"steps, features) with known features; received shape {shape}."
             )
-        return shape
+        # 0 steps fail in the RNN loop; a batch of 0 gives an empty output.
+        return check_nonzero_sizes(shape, type(self).__name__)
 
     def __call__(self, inputs, time_delta=None, *args, **kwargs):
         # Checked before Keras wraps call() errors.
