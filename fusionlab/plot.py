@@ -6,15 +6,25 @@ figure state is created or left behind. Inputs are plain arrays, pandas
 objects, or event tables: a DataFrame with ``start`` and ``end`` columns
 (optionally ``severity``, ``peak_score``), any object with a ``to_frame()``
 method returning one, or a list of such objects or of dicts.
+
+Time axes: ``time=`` gives the x values; without it, a pandas Series or
+DataFrame with a :class:`~pandas.DatetimeIndex` gives its index, and
+anything else the position. Timestamps (naive or time-zone aware) get a date
+axis, matplotlib's :class:`~matplotlib.dates.AutoDateLocator` with a
+:class:`~matplotlib.dates.ConciseDateFormatter` (short labels that do not
+overlap, in the timestamps' zone). Every line and shaded band is named in a
+legend.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 
 import numpy as np
 import pandas as pd
 from matplotlib.colors import to_rgba
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -65,11 +75,37 @@ def _one_per_point(values, n, name):
     return values
 
 
-def _time(time, n, name="time"):
+def _time(time, n, name="time", like=None):
+    """x values: ``time``, else the DatetimeIndex of ``like``, else positions."""
+    if time is None and isinstance(getattr(like, "index", None), pd.DatetimeIndex):
+        time = like.index
     if time is None:
         return np.arange(n)
     axis = pd.Index(time) if not isinstance(time, pd.Index) else time
     return _one_per_point(axis, n, name).to_numpy()
+
+
+def _date_zone(values):
+    """``(is_dates, tzinfo)`` of x values (numpy datetimes or Timestamps)."""
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.datetime64):
+        return True, None
+    if values.dtype == object and values.size and isinstance(values.flat[0], datetime.datetime):
+        return True, values.flat[0].tzinfo  # tz-aware timestamps come as objects
+    return False, None
+
+
+def _date_axis(ax, *candidates):
+    """Give ``ax`` a concise date axis when the first non-empty x values are dates."""
+    for values in candidates:
+        if values is None or not len(values):
+            continue
+        dates, zone = _date_zone(values)
+        if dates:
+            locator = AutoDateLocator(tz=zone)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=zone))
+        return
 
 
 def _mask(mask, n, name):
@@ -80,7 +116,7 @@ def _mask(mask, n, name):
 def _scores_axes(scores, time, labels, ax, figsize, name="scores"):
     """Checked values and x, and the axes, with the labelled runs shaded."""
     y = check_scores(scores, name)
-    x = _time(time, y.size)
+    x = _time(time, y.size, like=scores)
     labels = _mask(labels, y.size, "labels")
     figure, ax = _axes(ax, figsize)
     if labels is not None:
@@ -227,6 +263,7 @@ def plot_series(values, time=None, *, labels=None, anomalies=None, events=None, 
     existing, names = ax.get_legend_handles_labels()
     legend = {"handles": existing + handles, "labels": names + [h.get_label() for h in handles],
               "loc": "upper right", "fontsize": "small"}
+    _date_axis(ax, x)
     return _finish(figure, ax, title, xlabel="time", ylabel="value", legend=legend)
 
 
@@ -268,6 +305,7 @@ def plot_scores(scores, threshold=None, time=None, *, labels=None, ax=None, titl
         above = exceeds(y, threshold)
         if above.any():
             ax.scatter(x[above], y[above], color="#d62728", s=12, zorder=3, label="above")
+    _date_axis(ax, x)
     return _finish(figure, ax, title, xlabel="time", ylabel="anomaly score",
                    legend={"loc": "upper right", "fontsize": "small"})
 
@@ -396,9 +434,11 @@ def plot_anomaly_timeline(events, scores=None, time=None, *, ax=None, title=None
     if height_column is None:
         raise ValueError("`events` needs a 'peak_score' or 'mean_score' column.")
     figure, ax = _axes(ax, figsize)
+    x = None
     if scores is not None:
         y = check_scores(scores)
-        ax.plot(_time(time, y.size), y, color="#b0b0b0", lw=0.8, label="score", zorder=1)
+        x = _time(time, y.size, like=scores)
+        ax.plot(x, y, color="#b0b0b0", lw=0.8, label="score", zorder=1)
     severity = (frame["severity"].astype(str).str.lower() if "severity" in frame
                 else pd.Series(["event"] * len(frame)))
     for level in list(SEVERITY_LEVELS) + sorted(set(severity) - set(SEVERITY_LEVELS)):
@@ -411,6 +451,7 @@ def plot_anomaly_timeline(events, scores=None, time=None, *, ax=None, title=None
         ax.scatter(chosen["start"], chosen[height_column], color=to_rgba(color), s=30,
                    zorder=3, label=level)
     legend = {"fontsize": "small", "loc": "upper right"} if len(frame) or scores is not None else None
+    _date_axis(ax, x, frame["start"].to_numpy())
     return _finish(figure, ax, title, xlabel="time", ylabel=height_column.replace("_", " "),
                    legend=legend)
 
@@ -482,14 +523,39 @@ def plot_feature_contributions(contributions, feature_names=None, time=None, *, 
     return _finish(figure, ax, title, xlabel="time")
 
 
+def _feature_names(values, n_features):
+    if isinstance(values, pd.DataFrame):
+        return [str(c) for c in values.columns]
+    if isinstance(values, pd.Series) and values.name is not None:
+        return [str(values.name)]
+    return ["value"] if n_features == 1 else [f"feature {i}" for i in range(n_features)]
+
+
+def _severity_handles(frame):
+    """Legend patches of the severities present in an event table."""
+    if not len(frame):
+        return []
+    if "severity" not in frame:
+        return [Patch(color=_UNKNOWN_COLOR, alpha=0.3, label="event")]
+    present = set(frame["severity"].astype(str).str.lower())
+    levels = [s for s in SEVERITY_LEVELS if s in present] + sorted(present - set(SEVERITY_LEVELS))
+    return [Patch(color=_severity_color(s), alpha=0.3, label=f"{s} event") for s in levels]
+
+
 def plot_detection(values, scores, threshold, events=None, *, time=None, path=None,
-                   max_features=5, title=None, figsize=(10, 5)) -> Figure:
-    """Two panels: the series with event spans (top), the scores (bottom).
+                   max_features=5, title=None, figsize=None) -> Figure:
+    """One panel per feature (up to ``max_features``), then the scores.
+
+    Each feature gets its own panel and y axis, so a feature of small values
+    is not flattened by a large one; the panels share the x axis. Detected
+    events are shaded on every panel, and the legends name each feature, the
+    score, the threshold and the event bands by severity.
 
     Parameters
     ----------
     values : array-like of shape (n,) or (n, n_features)
-        The series; at most ``max_features`` columns are drawn.
+        The series; a DataFrame gives the feature names and, when ``time``
+        is None and its index is a DatetimeIndex, the time axis.
     scores : array-like of shape (n,)
         One anomaly score per point (e.g. ``detector.score_samples(X)``).
     threshold : float
@@ -497,19 +563,24 @@ def plot_detection(values, scores, threshold, events=None, *, time=None, path=No
     events : event table, optional
         Detected events (see :func:`events_frame`); their ``start_index`` /
         ``end_index`` columns place them when present, else ``start``/``end``
-        in ``time`` units. Shaded by ``severity`` on both panels.
+        in ``time`` units. Shaded by ``severity`` on every panel.
     time : array-like of shape (n,), optional
-        x values; the position by default.
+        x values; timestamps give a date axis. Default: the DatetimeIndex of
+        ``values`` (or of ``scores``), else the position.
     path : str or path, optional
         Also save the figure there (PNG at 100 dpi).
     max_features : int, default=5
+        Most feature panels; with more features the first ``max_features``
+        are drawn and the title says how many of them.
     title : str, optional
         Default: the number of anomalous periods.
-    figsize : (float, float), default=(10, 5)
+    figsize : (float, float), optional
+        Default: 10 inches wide, about 1.6 inches per panel.
 
     Returns
     -------
     matplotlib.figure.Figure
+        Its axes are the feature panels, top to bottom, then the scores.
 
     Examples
     --------
@@ -520,6 +591,8 @@ def plot_detection(values, scores, threshold, events=None, *, time=None, path=No
     >>> fig = plot_detection(np.sin(np.arange(100) / 5), scores, 0.5, events)
     >>> len(fig.axes)
     2
+    >>> [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    ['score', 'threshold', 'high event']
     """
     data = as_2d(check_numeric(values, "values"), "values")
     threshold = check_real(threshold, "threshold")
@@ -529,12 +602,18 @@ def plot_detection(values, scores, threshold, events=None, *, time=None, path=No
         raise ValueError(
             f"`values` has {data.shape[0]} rows but `scores` has {y.size} points."
         )
-    x = _time(time, y.size)
+    like = values if isinstance(getattr(values, "index", None), pd.DatetimeIndex) else scores
+    x = _time(time, y.size, like=like)
     frame = events_frame(events)
+    names = _feature_names(values, data.shape[1])
+    shown = min(data.shape[1], max_features)
+    if figsize is None:
+        figsize = (10, 1.8 + 1.6 * (shown + 1))
     figure = Figure(figsize=figsize, layout="constrained")
-    top, bottom = figure.subplots(2, 1, sharex=True)
-    for column in range(min(data.shape[1], max_features)):
-        top.plot(x, data[:, column], lw=1)
+    axes = list(figure.subplots(shown + 1, 1, sharex=True, squeeze=False)[:, 0])
+    panels, bottom = axes[:-1], axes[-1]
+    for column, ax in enumerate(panels):
+        ax.plot(x, data[:, column], lw=1, color=f"C{column}", label=names[column])
     bottom.plot(x, y, lw=1, color="black", label="score")
     bottom.axhline(threshold, color="#d62728", ls="--", lw=1, label="threshold")
     positional = {"start_index", "end_index"} <= set(frame.columns)
@@ -543,12 +622,23 @@ def plot_detection(values, scores, threshold, events=None, *, time=None, path=No
         lo, hi = ((x[int(event["start_index"])], x[int(event["end_index"])]) if positional
                   else (event["start"], event["end"]))
         colour = _severity_color(event.get("severity", None))
-        for ax in (top, bottom):
+        for ax in axes:
             _span(ax, lo, hi, half, color=colour, alpha=0.3, lw=0)
-    top.set_ylabel("value")
+    # Legends beside the panels, where they hide no data.
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.005, 1.0), "fontsize": "small",
+               "borderaxespad": 0.0}
+    for ax in panels:
+        ax.legend(**outside)
+    handles, labels = bottom.get_legend_handles_labels()
+    bands = _severity_handles(frame)
+    bottom.legend(handles=handles + bands, labels=labels + [b.get_label() for b in bands],
+                  **outside)
     bottom.set_ylabel("anomaly score")
-    bottom.legend(loc="upper right", fontsize="small")
-    top.set_title(title or f"{len(frame)} anomalous period(s)")
+    _date_axis(bottom, x)
+    heading = title or f"{len(frame)} anomalous period(s)"
+    if shown < data.shape[1]:
+        heading += f" (first {shown} of {data.shape[1]} features)"
+    axes[0].set_title(heading)
     if path is not None:
         figure.savefig(path, dpi=100)
     return figure

@@ -204,3 +204,123 @@ def test_events_frame_forms():
     assert to_events([]).empty
     assert list(to_events([{"start": 1, "end": 2}]).columns) == ["start", "end"]
     assert len(to_events([Anomaly(1, 2, "low"), Anomaly(3, 4, "high")])) == 2
+
+
+# ------------------------------------------- issue 14, item 16: readable figures
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
+
+
+@pytest.fixture
+def hourly():
+    """Three features of very different scales, hourly over 400 hours."""
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    frame = pd.DataFrame({
+        "cpu": 50 + 20 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1, t.size),
+        "memory": 2000 + 300 * np.cos(2 * np.pi * t / 24),
+        "error_rate": 0.001 * (1 + np.sin(2 * np.pi * t / 12)),
+    }, index=pd.date_range("2024-01-01", periods=t.size, freq="h"))
+    scores = np.r_[np.zeros(150), np.ones(10), np.zeros(240)]
+    events = [{"start_index": 150, "end_index": 159, "start": frame.index[150],
+               "end": frame.index[159], "severity": "high"},
+              {"start_index": 300, "end_index": 302, "start": frame.index[300],
+               "end": frame.index[302], "severity": "critical"}]
+    return frame, scores, events
+
+
+def _legend_texts(ax):
+    legend = ax.get_legend()
+    return None if legend is None else [t.get_text() for t in legend.get_texts()]
+
+
+def _is_date_axis(ax):
+    return (isinstance(ax.xaxis.get_major_formatter(), ConciseDateFormatter)
+            and isinstance(ax.xaxis.get_major_locator(), AutoDateLocator))
+
+
+def _tick_labels_overlap(fig, ax):
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels()
+             if t.get_visible() and t.get_text()]
+    boxes.sort(key=lambda b: b.x0)
+    assert len(boxes) >= 3, "expected several date labels"
+    return any(a.x1 > b.x0 for a, b in zip(boxes[:-1], boxes[1:], strict=True))
+
+
+def test_plot_detection_one_panel_per_feature_with_legends(hourly):
+    frame, scores, events = hourly
+    fig = plot_detection(frame, scores, 0.5, events)
+    # One panel per feature, then the scores: the small error rate is not
+    # squashed against the memory values.
+    assert len(fig.axes) == 4
+    for ax, name in zip(fig.axes[:3], frame.columns, strict=True):
+        assert _legend_texts(ax) == [name]
+        np.testing.assert_allclose(ax.lines[0].get_ydata(), frame[name])
+        low, high = ax.get_ylim()
+        assert high - low < 3 * (frame[name].max() - frame[name].min())
+    # The score panel names the lines and the shaded bands, by severity.
+    assert _legend_texts(fig.axes[3]) == ["score", "threshold", "high event", "critical event"]
+
+
+def test_plot_detection_max_features_limits_the_panels_and_says_so():
+    values = np.random.default_rng(0).normal(size=(60, 7))
+    fig = plot_detection(values, np.zeros(60), 1.0, max_features=3)
+    assert len(fig.axes) == 4
+    assert [_legend_texts(ax) for ax in fig.axes[:3]] == [
+        ["feature 0"], ["feature 1"], ["feature 2"]]
+    assert "first 3 of 7 features" in fig.axes[0].get_title()
+    one = plot_detection(np.zeros(60), np.zeros(60), 1.0)
+    assert len(one.axes) == 2 and _legend_texts(one.axes[0]) == ["value"]
+
+
+def test_plot_detection_dates_from_the_index_or_time(hourly):
+    frame, scores, events = hourly
+    for fig in (plot_detection(frame, scores, 0.5, events),
+                plot_detection(frame.to_numpy(), scores, 0.5, events, time=frame.index)):
+        bottom = fig.axes[-1]
+        assert _is_date_axis(bottom)
+        assert np.issubdtype(np.asarray(bottom.lines[0].get_xdata()).dtype, np.datetime64)
+        assert not _tick_labels_overlap(fig, bottom)
+    # Numbers stay numbers.
+    fig = plot_detection(frame.to_numpy(), scores, 0.5, time=np.arange(400) * 2.0)
+    assert isinstance(fig.axes[-1].xaxis.get_major_formatter(), ScalarFormatter)
+
+
+def test_plot_series_scores_and_timeline_use_date_axes(hourly):
+    frame, scores, events = hourly
+    cpu = frame["cpu"]
+    figures = {
+        "series from the index": plot_series(cpu, events=events),
+        "series from time": plot_series(cpu.to_numpy(), frame.index.to_numpy()),
+        "scores from the index": plot_scores(pd.Series(scores, index=frame.index), 0.5),
+        "scores from time": plot_scores(scores, 0.5, frame.index),
+        "timeline": plot_anomaly_timeline(
+            pd.DataFrame(events).assign(peak_score=[1.0, 2.0]), scores, frame.index),
+    }
+    for name, fig in figures.items():
+        ax = fig.axes[0]
+        assert _is_date_axis(ax), name
+        assert not _tick_labels_overlap(fig, ax), name
+
+
+def test_plot_series_and_scores_legends_name_lines_and_bands(series):
+    fig = plot_series(series["value"], labels=series["label"], anomalies=series["label"],
+                      events=EVENTS)
+    assert _legend_texts(fig.axes[0]) == [
+        "labelled anomaly", "value", "flagged point", "low event", "high event",
+        "critical event"]
+    fig = plot_scores(np.abs(series["value"]), 1.5, labels=series["label"])
+    assert _legend_texts(fig.axes[0]) == ["labelled anomaly", "score", "threshold", "above"]
+
+
+def test_timezone_aware_timestamps_give_a_date_axis_in_their_zone(hourly):
+    frame, scores, _ = hourly
+    stamps = frame.index.tz_localize("Europe/Paris")
+    fig = plot_scores(scores, 0.5, stamps)
+    ax = fig.axes[0]
+    assert _is_date_axis(ax)
+    assert str(ax.xaxis.get_major_locator().tz) == "Europe/Paris"
