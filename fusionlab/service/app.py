@@ -24,6 +24,7 @@ from .config import Settings
 from .db import make_engine, make_sessionmaker, migrate
 from .jobs.backends import make_backend
 from .jobs.runner import JobRunner
+from .reads import Reader
 from .state import ServiceState
 
 __all__ = ["create_app"]
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.url)
     state = ServiceState(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
     state.hub.queue_size = settings.ws_queue_size
+    state.reader = Reader(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await runner.stop()
+            state.reader.close()
             await engine.dispose()
 
     app = FastAPI(

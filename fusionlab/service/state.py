@@ -37,6 +37,8 @@ class ServiceState:
         Per-series online scoring state (streaming ingest, issue 16).
     background : set
         Tasks started by the server that must not be garbage-collected.
+    reader : Reader
+        Runs the read-only listings (see :mod:`fusionlab.service.reads`).
     """
 
     settings: Settings
@@ -50,6 +52,7 @@ class ServiceState:
     token_settings: dict = field(default_factory=dict)
     streams: dict = field(default_factory=dict)
     background: set = field(default_factory=set)
+    reader: Any = None
 
     @property
     def database(self) -> str:

@@ -106,9 +106,7 @@ async def list_anomalies(
             position = decode_cursor(cursor, ("t", "i"))
             conds.append(after_cursor(position["t"], position["i"]))
         statement = page_statement((A.payload, A.timestamp, A.id), conds, limit + 1)
-    # a Core connection: lighter than an ORM session for a read of plain rows
-    async with state.engine.connect() as connection:
-        rows = (await connection.execute(statement)).all()
+    rows = await state.reader.rows(statement)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -126,10 +124,8 @@ async def _pages(state, conds, limit):
     remaining = limit
     while remaining is None or remaining > 0:
         size = _EXPORT_PAGE if remaining is None else min(_EXPORT_PAGE, remaining)
-        async with state.sessions() as session:
-            rows = (await session.execute(
-                select(A.id, A.payload).where(*conds, A.id > last).order_by(A.id).limit(size)
-            )).all()
+        rows = await state.reader.rows(
+            select(A.id, A.payload).where(*conds, A.id > last).order_by(A.id).limit(size))
         if not rows:
             return
         last = rows[-1].id
@@ -251,8 +247,8 @@ async def export_anomalies(
 async def get_anomaly(anomaly_id: int, identity: ReadAccess,
                       state: StateDep):
     """The record, or 404."""
-    async with state.sessions() as session:
-        payload = await session.scalar(select(A.payload).where(A.id == anomaly_id))
+    rows = await state.reader.rows(select(A.payload).where(A.id == anomaly_id))
+    payload = rows[0].payload if rows else None
     if payload is None:
         raise bad_request(f"No anomaly with id {anomaly_id}.", 404)
     return Response(payload, media_type="application/json")
