@@ -18,6 +18,7 @@ from .._validation import check_positive_int, check_rate
 __all__ = [
     "PointErrorAccumulator",
     "point_errors",
+    "iter_point_errors",
     "point_contributions",
     "smoothing_width",
     "moving_average",
@@ -194,31 +195,116 @@ def point_errors(model, data, window, *, horizon=0, step=1, batch_size=1024,
         model output that is not finite gives :data:`NON_FINITE_ERROR`.
     covered : ndarray of bool, shape (n_points,)
     """
+    return next(iter_point_errors(model, [data], window, horizon=horizon, step=step,
+                                  batch_size=batch_size, time_deltas=[time_delta]))[1]
+
+
+def iter_point_errors(model, datas, window, *, horizon=0, step=1, batch_size=1024,
+                      time_deltas=None):
+    """:func:`point_errors` of several series, their windows sharing model calls.
+
+    The windows of the series are cut in order and packed into batches of
+    ``batch_size`` that may hold several series, so that many short series
+    cost as few model calls as one long one. Each series' errors are
+    accumulated apart, and yielded as soon as its last window is scored.
+
+    Parameters
+    ----------
+    model : keras.Model
+    datas : sequence of ndarray of shape (n_points_i, n_features)
+        Scaled series (the same number of features).
+    window, horizon, step, batch_size
+        As in :func:`point_errors`.
+    time_deltas : sequence of (ndarray or None), optional
+        One per series, for a time-aware model.
+
+    Yields
+    ------
+    index : int
+        Position of the series in ``datas``.
+    result : (mean_errors, covered)
+        As :func:`point_errors` returns them.
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> from fusionlab.detection.scoring import iter_point_errors, point_errors
+    >>> model = keras.Sequential([keras.Input((4, 1)), keras.layers.Dense(1)])
+    >>> series = [np.arange(10.0)[:, None], np.ones((6, 1))]
+    >>> together = dict(iter_point_errors(model, series, 4, batch_size=3))
+    >>> all(np.allclose(together[i][0], point_errors(model, s, 4, batch_size=3)[0])
+    ...     for i, s in enumerate(series))
+    True
+    """
     from .windowing import WindowDataset
 
-    dataset = WindowDataset(
-        data, window, step=step, batch_size=batch_size, horizon=horizon,
-        targets=False, include_last=True, time_delta=time_delta,
-    )
-    n_points, n_features = dataset.data.shape
+    time_deltas = list(time_deltas) if time_deltas is not None else [None] * len(datas)
+    datasets = [
+        WindowDataset(data, window, step=step, batch_size=batch_size, horizon=horizon,
+                      targets=False, include_last=True, time_delta=deltas)
+        for data, deltas in zip(datas, time_deltas, strict=True)
+    ]
     length = horizon if horizon else window
-    acc = PointErrorAccumulator(n_points, n_features, length, offset=window if horizon else 0)
-    for index in range(len(dataset)):
-        starts, spans = dataset.batch_spans(index)
-        inputs = spans[:, :window]
-        target = spans[:, window:] if horizon else spans
-        if time_delta is not None:
-            inputs = [inputs, dataset.batch_deltas(index)]
-        output = _predict_fixed_batch(model, inputs, batch_size if len(dataset) > 1 else None)
+    # One model call for everything: predict at the real size, as Keras would.
+    single = sum(ds.num_windows for ds in datasets) <= batch_size
+    accumulators = {
+        index: PointErrorAccumulator(*ds.data.shape, length, offset=window if horizon else 0)
+        for index, ds in enumerate(datasets)
+    }
+    waiting = {index: ds.num_windows for index, ds in enumerate(datasets)}
+    pieces = []
+
+    def flush():
+        inputs = np.concatenate([spans[:, :window] for _, _, spans, _ in pieces])
+        if pieces[0][3] is not None:
+            inputs = [inputs, np.concatenate([deltas for *_, deltas in pieces])]
+        output = _predict_fixed_batch(model, inputs, None if single else batch_size)
         if output.ndim == 2:
             output = output[:, None, :]
-        if output.shape != target.shape:
-            raise ValueError(
-                f"The model returned shape {output.shape} for inputs of shape "
-                f"{spans[:, :window].shape}; expected {target.shape}."
-            )
-        acc.add(starts, _squared_errors(target, output))
-    return acc.result()
+        row, done = 0, []
+        for index, starts, spans, _ in pieces:
+            target = spans[:, window:] if horizon else spans
+            part = output[row : row + starts.size]
+            row += starts.size
+            if part.shape != target.shape:
+                raise ValueError(
+                    f"The model returned shape {part.shape} for inputs of shape "
+                    f"{spans[:, :window].shape}; expected {target.shape}."
+                )
+            accumulators[index].add(starts, _squared_errors(target, part))
+            waiting[index] -= starts.size
+            if waiting[index] == 0:
+                done.append(index)
+        pieces.clear()
+        return done
+
+    filled = 0
+    for index, ds in enumerate(datasets):
+        for offset in range(0, ds.num_windows, batch_size):
+            # Cut this series' windows so that each batch is filled exactly.
+            for lo, hi in _fill(offset, min(offset + batch_size, ds.num_windows),
+                                batch_size - filled, batch_size):
+                starts = ds.starts[lo:hi]
+                pieces.append((index, starts, ds.spans_of(starts), ds.deltas_of(starts)))
+                filled += hi - lo
+                if filled == batch_size:
+                    filled = 0
+                    for done in flush():
+                        yield done, accumulators.pop(done).result()
+    if pieces:
+        for done in flush():
+            yield done, accumulators.pop(done).result()
+
+
+def _fill(lo, hi, room, batch_size):
+    """Split windows ``lo:hi`` into parts that fill the current batch's ``room``, then whole batches."""
+    parts = []
+    while lo < hi:
+        take = min(room, hi - lo)
+        parts.append((lo, lo + take))
+        lo += take
+        room = batch_size
+    return parts
 
 
 def point_contributions(model, data, window, *, horizon=0, batch_size=1024, time_delta=None):

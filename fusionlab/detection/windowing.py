@@ -202,6 +202,23 @@ class WindowDataset(keras.utils.PyDataset):
             return self.starts[self._order[lo:hi]]
         return self.starts[lo:hi]
 
+    def spans_of(self, starts):
+        """Spans ``(b, window + horizon, f)`` of the windows starting at ``starts``."""
+        starts = np.asarray(starts, dtype=np.int64)
+        first = int(starts[0])
+        if starts.size == 1 or np.all(np.diff(starts) == self.step):
+            # Regular strides: a basic slice of the view, no fancy indexing.
+            block = self._view[first : int(starts[-1]) + 1 : self.step]
+        else:
+            block = self._view[starts]
+        return np.ascontiguousarray(block.transpose(0, 2, 1))
+
+    def deltas_of(self, starts):
+        """Time deltas ``(b, window, 1)`` of the windows starting at ``starts`` (or None)."""
+        if self.time_delta is None:
+            return None
+        return np.ascontiguousarray(self._delta_view[np.asarray(starts, dtype=np.int64)])[:, :, None]
+
     def batch_spans(self, index):
         """``(starts, spans)`` of batch ``index``; spans ``(b, window + horizon, f)``."""
         if not 0 <= index < self.num_batches:
@@ -209,23 +226,11 @@ class WindowDataset(keras.utils.PyDataset):
                 f"Batch index {index} out of range for {self.num_batches} batches."
             )
         starts = self.batch_starts(index)
-        if self._order is None:
-            # Regular strides: a basic slice of the view, no fancy indexing.
-            first = int(starts[0])
-            if starts.size == 1 or np.all(np.diff(starts) == self.step):
-                block = self._view[first : int(starts[-1]) + 1 : self.step]
-            else:
-                block = self._view[starts]
-        else:
-            block = self._view[starts]
-        spans = np.ascontiguousarray(block.transpose(0, 2, 1))
-        return starts, spans
+        return starts, self.spans_of(starts)
 
     def batch_deltas(self, index):
         """Time deltas ``(b, window, 1)`` of batch ``index`` (None without them)."""
-        if self.time_delta is None:
-            return None
-        return np.ascontiguousarray(self._delta_view[self.batch_starts(index)])[:, :, None]
+        return self.deltas_of(self.batch_starts(index))
 
     def __getitem__(self, index):
         _, spans = self.batch_spans(index)
