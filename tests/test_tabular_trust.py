@@ -161,3 +161,260 @@ def test_training_scores_stay_those_of_scikit_learn(frame, forest):
     sklearn_forest = IsolationForest(n_estimators=FOREST["n_estimators"],
                                      max_samples=len(X), random_state=0).fit(X)
     np.testing.assert_array_equal(forest.training_scores_, -sklearn_forest.score_samples(X))
+
+
+# -- item 2: decompression bombs ----------------------------------------------------
+_SHEET = "xl/worksheets/sheet1.xml"
+_SHEET_HEAD = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+               b"<sheetData>")
+_SHEET_TAIL = b"</sheetData></worksheet>"
+
+
+def _workbook_with_sheet(tmp_path, name, chunks, zip64=False):
+    """An .xlsx made by pandas whose first sheet's XML is replaced by ``chunks``."""
+    import zipfile
+
+    base = tmp_path / f"base_{name}"
+    pd.DataFrame({"a": [1, 2]}).to_excel(base, index=False, engine="openpyxl")
+    path = tmp_path / name
+    with zipfile.ZipFile(base) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            if info.filename == _SHEET:
+                with out.open(_SHEET, "w", force_zip64=zip64) as handle:
+                    for chunk in chunks:
+                        handle.write(chunk)
+            else:
+                out.writestr(info, source.read(info.filename))
+    return path
+
+
+def _bomb(tmp_path, megabytes):
+    row = b'<row><c t="n"><v>1</v></c><c t="n"><v>2</v></c></row>' * 2000
+    header = b'<row><c t="inlineStr"><is><t>a</t></is></c><c t="inlineStr"><is><t>b</t></is></c></row>'
+    n = megabytes * 2**20 // len(row) + 1
+    return _workbook_with_sheet(tmp_path, "bomb.xlsx",
+                                [_SHEET_HEAD, header, *([row] * n), _SHEET_TAIL], zip64=True)
+
+
+def test_a_decompression_bomb_is_refused_before_parsing(tmp_path, monkeypatch):
+    from fusionlab.tabular import excel, read_table
+
+    bomb = _bomb(tmp_path, 24)
+    assert bomb.stat().st_size < 300_000  # 24 MB of XML in a small file
+    monkeypatch.setattr(pd, "read_excel", lambda *a, **k: pytest.fail("parsed"))
+    with pytest.raises(ValueError, match=r"would expand to [\d,]+ bytes.*limit is 8,388,608"):
+        read_table(bomb, max_uncompressed_bytes=8 * 2**20)
+    monkeypatch.setattr(excel, "MAX_UNCOMPRESSED_BYTES", 8 * 2**20)
+    with pytest.raises(ValueError, match=r"bomb\.xlsx would expand.*decompression bomb"):
+        read_table(bomb)
+    with pytest.raises(ValueError, match="decompression bomb"):
+        detect_anomalies_in_excel(bomb, **FOREST)
+
+
+def test_the_default_limit_refuses_a_sheet_declaring_gigabytes(tmp_path):
+    import struct
+
+    from fusionlab.tabular import read_table
+
+    path = _workbook_with_sheet(tmp_path, "declared.xlsx", [_SHEET_HEAD, _SHEET_TAIL])
+    data = bytearray(path.read_bytes())
+    # Declare 1.7 GB for the sheet in the central directory, as a bomb does.
+    entry = data.index(b"PK\x01\x02")
+    while True:
+        name_len, extra, comment = struct.unpack_from("<HHH", data, entry + 28)
+        if bytes(data[entry + 46:entry + 46 + name_len]) == _SHEET.encode():
+            break
+        entry += 46 + name_len + extra + comment
+    struct.pack_into("<I", data, entry + 24, 1_700_000_000)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"1,700,000,000 bytes.*decompression bomb"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("last_row", [
+    # Two cells, at A1 and XFD1048576: a few hundred bytes that pandas would
+    # pad to 17 billion cells.
+    b'<row r="1048576"><c r="XFD1048576" t="n"><v>1</v></c></row>',
+    # Cells without a reference: their column is their position.
+    b'<row r="1048576">' + b"<c/>" * 16383 + b'<c t="n"><v>1</v></c></row>',
+    # With a formula (the sheet is then parsed as XML).
+    b'<row r="1048576"><c r="XFD1048576"><f>1+1</f><v>2</v></c></row>',
+])
+def test_a_sparse_sheet_is_refused_by_its_extent(tmp_path, monkeypatch, last_row):
+    from fusionlab.tabular import read_table
+
+    path = _workbook_with_sheet(tmp_path, "sparse.xlsx", [
+        _SHEET_HEAD, b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>',
+        last_row, _SHEET_TAIL])
+    monkeypatch.setattr(pd, "read_excel", lambda *a, **k: pytest.fail("parsed"))
+    with pytest.raises(ValueError, match=r"1,048,576 rows.*16,384 columns"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_row_and_cell_limits(tmp_path, monkeypatch, suffix):
+    from fusionlab.tabular import excel, read_table
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.integers(0, 5, 50)})
+    path = tmp_path / f"table{suffix}"
+    df.to_excel(path, index=False) if suffix == ".xlsx" else df.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"more than the limit of 20 rows \(max_rows\)"):
+        read_table(path, max_rows=20)
+    with pytest.raises(ValueError, match=r"more than the limit of 60 cells \(max_cells\)"):
+        read_table(path, max_cells=60)
+    assert len(read_table(path, max_rows=50, max_cells=100)) == 50
+    monkeypatch.setattr(excel, "MAX_ROWS", 10)
+    with pytest.raises(ValueError, match="max_rows"):
+        detect_anomalies_in_excel(path, **FOREST)
+    assert len(detect_anomalies_in_excel(path, max_rows=60, **FOREST)[1].training_scores_) == 50
+    with pytest.raises(ValueError, match="max_rows"):
+        read_table(path, max_rows=0)
+
+
+def test_a_huge_detector_json_is_refused_unread(tmp_path, forest, monkeypatch):
+    from fusionlab.tabular import save_folder
+
+    folder = forest.save(tmp_path / "model")
+    size = (folder / "detector.json").stat().st_size
+    with pytest.raises(ValueError, match=r"detector\.json holds [\d,]+ bytes, more than the limit"):
+        TabularAnomalyDetector.load(folder, max_config_bytes=size - 1)
+    monkeypatch.setattr(save_folder, "MAX_CONFIG_BYTES", size - 1)
+    with pytest.raises(ValueError, match="more than the limit"):
+        TabularAnomalyDetector.load(folder)
+    with pytest.raises(ValueError, match="more than the limit"):
+        detect_anomalies_in_excel(make_frame(), model_path=folder)
+    monkeypatch.setattr(save_folder, "MAX_CONFIG_BYTES", size)
+    assert TabularAnomalyDetector.load(folder).model_id_ == forest.model_id_
+
+
+# -- item 6: values read as missing without a word --------------------------------
+def _formula_workbook(tmp_path):
+    # openpyxl writes formulas without computing them: no cached values, as
+    # a file from a script or a web export can be.
+    import openpyxl
+
+    path = tmp_path / "formulas.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["price", "qty", "total", "shop"])
+    rng = np.random.default_rng(0)
+    for i in range(2, 42):
+        sheet.append([float(rng.normal(10, 1)), int(rng.integers(1, 5)), f"=A{i}*B{i}",
+                      "ab"[i % 2]])
+    book.save(path)
+    return path
+
+
+def test_formula_cells_without_cached_values_are_reported(tmp_path):
+    from fusionlab.tabular import read_table
+
+    path = _formula_workbook(tmp_path)
+    with pytest.warns(UserWarning, match=r"'total'.*40 formula cell\(s\) without a cached "
+                                         r"value.*C2"):
+        df = read_table(path)
+    assert df["total"].isna().all()
+    assert "formula" in df.attrs["fusionlab.column_notes"]["total"]
+    with pytest.warns(UserWarning, match="formula"):
+        _, det = detect_anomalies_in_excel(path, **FOREST)
+    # The column is dropped (all missing), and the notes say why.
+    assert "total" in det.excluded_columns_
+    assert "formula cell(s) without a cached value" in det.excluded_columns_["total"]
+    assert "formula" in det.column_notes_["total"]
+
+
+def test_decimal_commas_in_a_semicolon_csv_are_read_as_numbers(tmp_path):
+    from fusionlab.tabular import read_table
+
+    rng = np.random.default_rng(0)
+    n = 60
+    prices = rng.normal(100, 10, n).round(2)
+    lines = ["price;qty;note;code"] + [
+        f"{str(p).replace('.', ',')};{q};a, b;{c}"
+        for p, q, c in zip(prices, rng.integers(1, 9, n), rng.integers(0, 10**6, n), strict=True)]
+    lines[5] = lines[5].replace(lines[5].split(";")[0], "-7", 1)  # an integer among them
+    path = tmp_path / "de.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match=r"\['price'\].*decimal comma"):
+        df = read_table(path)
+    assert df["price"].dtype == "float64"
+    expected = prices.copy()
+    expected[4] = -7
+    np.testing.assert_array_equal(df["price"].to_numpy(), expected)
+    assert df["note"].iloc[0] == "a, b"  # text with a comma is left alone
+    assert "decimal comma" in df.attrs["fusionlab.column_notes"]["price"]
+    with pytest.warns(UserWarning, match="decimal comma"):
+        _, det = detect_anomalies_in_excel(path, **FOREST)
+    assert det.column_types_["price"] == "numeric"
+    assert "decimal comma" in det.column_notes_["price"]
+
+
+def test_numbers_with_thousands_dots_are_reported_not_guessed(tmp_path):
+    from fusionlab.tabular import read_table
+
+    path = tmp_path / "thousands.csv"
+    rows = [f"{1 + i // 10}.{i:03d},{i % 10};{i % 3}" for i in range(30)]  # 1.000,0
+    path.write_text("amount;k\n" + "\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match=r"'amount'.*kept as text"):
+        df = read_table(path)
+    assert df["amount"].dtype != "float64"
+    assert "kept as text" in df.attrs["fusionlab.column_notes"]["amount"]
+
+
+def test_a_comma_separated_file_is_not_read_with_decimal_commas(tmp_path):
+    from fusionlab.tabular import read_table
+
+    path = tmp_path / "us.csv"
+    path.write_text('amount,k\n"1,234",1\n"2,500",2\n')
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = read_table(path)
+    assert df["amount"].tolist() == ["1,234", "2,500"]
+
+
+# -- item 10: duplicate headers ----------------------------------------------------
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_duplicate_headers_in_a_file_are_refused(tmp_path, suffix):
+    from fusionlab.tabular import read_table
+
+    path = tmp_path / f"dupes{suffix}"
+    if suffix == ".csv":
+        path.write_text("amount,shop,amount,x,shop\n1,a,2,3,b\n4,b,5,6,c\n")
+    else:
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        book.active.append(["amount", "shop", "amount", "x", "shop"])
+        book.active.append([1, "a", 2, 3, "b"])
+        book.save(path)
+    with pytest.raises(ValueError, match=r"duplicated column headers \['amount', 'shop'\]"):
+        read_table(path)
+    with pytest.raises(ValueError, match="duplicated column headers"):
+        detect_anomalies_in_excel(path, **FOREST)
+
+
+def test_duplicate_columns_of_a_dataframe_are_refused(frame, forest):
+    dup = pd.concat([frame, frame[["amount"]]], axis=1)
+    with pytest.raises(ValueError, match=r"duplicated column names \['amount'\]"):
+        detect_anomalies_in_excel(dup, **FOREST)
+    with pytest.raises(ValueError, match=r"duplicated column names \['amount'\]"):
+        forest.score_samples(dup)
+
+
+# -- item 12: truncated workbooks, bytes columns ------------------------------------
+def test_a_truncated_workbook_gives_a_clear_error(tmp_path):
+    import zipfile
+
+    from fusionlab.tabular import read_table
+
+    good = tmp_path / "good.xlsx"
+    make_frame(50).to_excel(good, index=False)
+    with zipfile.ZipFile(good) as source:
+        xml = source.read(_SHEET)
+    cut = _workbook_with_sheet(tmp_path, "cut.xlsx", [xml[: len(xml) // 2]])
+    with pytest.raises(ValueError, match=r"cut\.xlsx is not a readable \.xlsx workbook.*sheet1\.xml"):
+        read_table(cut)
+    with pytest.raises(ValueError, match="not a readable"):
+        detect_anomalies_in_excel(cut, **FOREST)

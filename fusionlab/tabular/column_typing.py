@@ -21,9 +21,13 @@ import numpy as np
 import pandas as pd
 from dateutil import parser as dateutil_parser
 
-__all__ = ["COLUMN_TYPES", "DATETIME_DTYPE", "infer_column_types", "coerce_frame",
-           "check_frame"]
+__all__ = ["COLUMN_TYPES", "DATETIME_DTYPE", "NOTES_KEY", "infer_column_types",
+           "coerce_frame", "check_frame"]
 
+#: Key of ``DataFrame.attrs`` where :func:`~fusionlab.tabular.read_table` puts
+#: its notes on the columns (``{column: note}``: formula cells read as missing,
+#: decimal commas), which the detector adds to its own.
+NOTES_KEY = "fusionlab.column_notes"
 #: The feature types a column can be given; ``"exclude"`` drops it.
 COLUMN_TYPES = ("numeric", "categorical", "boolean", "datetime", "exclude")
 

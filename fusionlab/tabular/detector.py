@@ -26,7 +26,13 @@ from ..detection.base import BaseDetector
 from ..detection.records import Anomaly, AnomalyList
 from ..vocabulary import ROW_ANOMALY_TYPE, exceeds, severity_from_ratio
 from . import _stored, save_folder
-from .column_typing import COLUMN_TYPES, check_frame, coerce_frame, infer_column_types
+from .column_typing import (
+    COLUMN_TYPES,
+    NOTES_KEY,
+    check_frame,
+    coerce_frame,
+    infer_column_types,
+)
 from .forest_encoding import ForestPreprocessor
 from .isolation_trees import IsolationTrees
 from .preprocessing import TabularPreprocessor
@@ -97,6 +103,14 @@ def _index_label(label):
     if isinstance(label, np.number | np.bool_):
         return label.item()
     return label
+
+
+def _file_notes(df):
+    """The notes :func:`~fusionlab.tabular.read_table` left in ``df.attrs``."""
+    notes = getattr(df, "attrs", {}).get(NOTES_KEY)
+    if not isinstance(notes, Mapping):
+        return {}
+    return {str(col): str(note) for col, note in notes.items()}
 
 
 class TabularAnomalyDetector(BaseDetector):
@@ -225,7 +239,10 @@ class TabularAnomalyDetector(BaseDetector):
         ``{column: reason}`` of the columns left out.
     column_notes_ : dict
         ``{column: note}`` for used columns whose values needed conversion
-        (numbers or dates stored as text, mixed types, many categories).
+        (numbers or dates stored as text, mixed types, many categories), and
+        the notes :func:`~fusionlab.tabular.read_table` made on reading the
+        file (formula cells read as missing, decimal commas), for used and
+        excluded columns (an excluded column's reason then ends with it).
     preprocessor_ : TabularPreprocessor or ForestPreprocessor
         The fitted preprocessing (the latter for the isolation forest).
     encoded_feature_names_ : list of str
@@ -402,6 +419,7 @@ class TabularAnomalyDetector(BaseDetector):
         self : TabularAnomalyDetector
         """
         method, settings = self._check_params(epochs, batch_size, validation_split)
+        file_notes = _file_notes(df)
         df = check_frame(df)
         if len(df) < _MIN_TRAIN_ROWS:
             raise ValueError(
@@ -410,6 +428,11 @@ class TabularAnomalyDetector(BaseDetector):
             )
         types, excluded, notes = infer_column_types(
             df, self.column_types, max_categories=self.max_categories)
+        for col, note in file_notes.items():
+            if col in excluded:
+                excluded[col] = f"{excluded[col]}; {note}"
+            if col in df.columns:
+                notes[col] = f"{notes[col]}; {note}" if col in notes else note
         if not types:
             reasons = "; ".join(f"{c!r}: {r}" for c, r in excluded.items())
             raise ValueError(f"`df` has no usable column: {reasons}.")
