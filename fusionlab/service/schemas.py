@@ -44,6 +44,8 @@ THEMES = ("thermal", "plasma", "holographic", "contour")
 EXPORT_FORMATS = ("csv", "json", "parquet")
 #: Metrics ``/api/compare`` can compute.
 COMPARE_METRICS = ("counts", "scores", "timings", "vus_pr", "auc_pr", "f1")
+#: Largest integer the databases store (a larger one is refused, not overflowed).
+INT64_MAX = 2**63 - 1
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -87,7 +89,11 @@ def parse_time(value: str | None, name: str) -> int | None:
         return None
     text = value.strip()
     if re.fullmatch(r"-?\d+", text):
-        return int(text)
+        number = int(text)
+        if abs(number) > INT64_MAX:
+            raise bad_request(f"`{name}` is out of range (at most {INT64_MAX} in absolute "
+                              f"value); received {value[:40]!r}.")
+        return number
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -115,7 +121,8 @@ def decode_cursor(cursor: str, keys: tuple[str, ...]) -> dict:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
         if not isinstance(data, dict) or set(data) != set(keys):
             raise ValueError
-        if not all(isinstance(data[k], int) and not isinstance(data[k], bool) for k in keys):
+        if not all(isinstance(data[k], int) and not isinstance(data[k], bool)
+                   and abs(data[k]) <= INT64_MAX for k in keys):
             raise ValueError
     except (ValueError, UnicodeError, binascii.Error):
         raise bad_request(f"`cursor` is malformed ({cursor[:40]!r}): pass the `next_cursor` "
@@ -153,6 +160,8 @@ def _pair(value, name, *, integer=False):
         raise ValueError(f"`{name}` must have low <= high; received {value!r}.")
     if integer and not all(float(v).is_integer() for v in value):
         raise ValueError(f"`{name}` must be a pair of integers; received {value!r}.")
+    if integer and any(abs(v) > INT64_MAX for v in value):
+        raise ValueError(f"`{name}` is out of range; received {value!r}.")
     return [int(v) for v in value] if integer else [float(v) for v in value]
 
 

@@ -138,6 +138,8 @@ def test_single_record_and_unknown_id(http, populated):
     assert http.get(f"/api/anomalies/{first['id']}").json() == first
     missing = http.get("/api/anomalies/999999")
     assert missing.status_code == 404 and "999999" in missing.json()["detail"]
+    huge = http.get(f"/api/anomalies/{10**30}")
+    assert huge.status_code == 422 and "anomaly_id" in huge.json()["detail"]
 
 
 @pytest.mark.parametrize("params, status, words", [
@@ -152,6 +154,9 @@ def test_single_record_and_unknown_id(http, populated):
     ({"start": "yesterday"}, 422, "`start` must be epoch milliseconds or an ISO 8601 time"),
     ({"start": "2000", "end": "1000"}, 422, "must not be after `end`"),
     ({"since_seq": "-1"}, 422, "query parameter `since_seq`"),
+    ({"since_seq": str(10**30)}, 422, "query parameter `since_seq`"),
+    ({"start": str(10**30)}, 422, "`start` is out of range"),
+    ({"cursor": "eyJ0IjoxMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwLCJpIjoxfQ=="}, 400, "malformed"),
 ])
 def test_bad_listing_parameters_get_4xx_saying_what_is_wrong(http, params, status, words):
     answer = http.get("/api/anomalies", params=params)

@@ -11,7 +11,7 @@ import io
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
@@ -27,6 +27,7 @@ from ..queries import (
 from ..records import CSV_COLUMNS, csv_row
 from ..schemas import (
     EXPORT_FORMATS,
+    INT64_MAX,
     bad_request,
     decode_cursor,
     encode_cursor,
@@ -50,8 +51,8 @@ async def anomaly_query(
     dataset_id: str | None = Query(None, max_length=40),
     start: str | None = Query(None, description="epoch ms or ISO 8601 (peak time >= start)"),
     end: str | None = Query(None, description="epoch ms or ISO 8601 (peak time <= end)"),
-    since_seq: int | None = Query(None, ge=0, description="only records with seq > since_seq, "
-                                                         "in seq order"),
+    since_seq: int | None = Query(None, ge=0, le=INT64_MAX,
+                                  description="only records with seq > since_seq, in seq order"),
 ) -> AnomalyQuery:
     """The listing's filters, checked (422 names a bad one)."""
     if min_severity is not None and min_severity not in SEVERITIES:
@@ -223,7 +224,7 @@ async def export_anomalies(
     identity: ReadAccess,
     state: StateDep,
     format: str = Query("csv", description="csv, json or parquet"),
-    limit: int | None = Query(None, ge=1, description="at most this many records"),
+    limit: int | None = Query(None, ge=1, le=INT64_MAX, description="at most this many records"),
 ):
     """Streamed in seq order, a page at a time, so the server's memory does not
     grow with the number of records. The saved filter applies."""
@@ -244,7 +245,7 @@ async def export_anomalies(
 
 
 @router.get("/{anomaly_id}", summary="One stored anomaly")
-async def get_anomaly(anomaly_id: int, identity: ReadAccess,
+async def get_anomaly(anomaly_id: Annotated[int, Path(ge=0, le=INT64_MAX)], identity: ReadAccess,
                       state: StateDep):
     """The record, or 404."""
     rows = await state.reader.rows(select(A.payload).where(A.id == anomaly_id))

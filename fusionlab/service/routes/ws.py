@@ -27,6 +27,7 @@ from ...vocabulary import SEVERITIES, SEVERITY_RANKS
 from ..auth import authenticate, has_scope
 from ..hub import CHANNELS, Overflow, Subscription
 from ..queries import AnomalyQuery, conditions
+from ..schemas import INT64_MAX
 from ..tables import AnomalyRecord
 
 router = APIRouter()
@@ -64,7 +65,7 @@ def _subscription(channel: str, data: dict) -> tuple[Subscription, int | None]:
         raise ValueError(f"`model_ids` must be a list of model ids; received {model_ids!r}.")
     since_seq = data.get("since_seq")
     if since_seq is not None and (isinstance(since_seq, bool) or not isinstance(since_seq, int)
-                                  or since_seq < 0):
+                                  or not 0 <= since_seq <= INT64_MAX):
         raise ValueError(f"`since_seq` must be an integer >= 0; received {since_seq!r}.")
     if since_seq is not None and channel != "anomalies":
         raise ValueError("`since_seq` replay is only for `subscribe_anomalies`.")
