@@ -68,6 +68,15 @@ def test_the_service_works_on_postgresql(pg_server, tmp_path, postgres_url):
             "model_ids": [jobs[0]["model_id"], jobs[1]["model_id"]]}).json()
         assert set(compared["models"]) == {jobs[0]["model_id"], jobs[1]["model_id"]}
         assert http.get("/api/anomalies", params={"cursor": "bad"}).status_code == 400
+        long_name = "x" * 280 + ".xlsx"  # longer than the name columns: cut, not a 500
+        with open(sheets[0], "rb") as handle:
+            answer = http.post("/api/datasets/upload", files={"file": (long_name, handle)})
+        assert answer.status_code == 202, answer.text
+        assert wait_job(http, answer.json()["job_id"])["status"] == "completed"
+        assert http.get(f"/api/models/{answer.json()['model_id']}").json()["name"].startswith(
+            "tabular xxx")
+        total += http.get(f"/api/datasets/{answer.json()['dataset_id']}").json()[
+            "anomaly_count"]
         http.post("/api/filter", json={"model_ids": [jobs[1]["model_id"]]})
         filtered = http.get("/api/anomalies", params={"limit": 1000}).json()["anomalies"]
         assert {r["model_id"] for r in filtered} == {jobs[1]["model_id"]}

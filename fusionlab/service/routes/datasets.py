@@ -110,7 +110,7 @@ async def upload_dataset(request: Request, identity: WriteAccess,
                 params = _table_params(raw_params)
                 kind, model_id = "scan_table", new_id("mdl")
                 payload.update(model_id=model_id, params=params)
-                tabular = Model(id=model_id, name=options.name or f"tabular {filename}",
+                tabular = Model(id=model_id, name=(options.name or f"tabular {filename}")[:200],
                                 kind="tabular", status="pending", params=params,
                                 created_at=now_ms())
                 session.add(tabular)

@@ -110,8 +110,8 @@ async def create_model(request: Request, identity: WriteAccess,
         async with state.sessions() as session:
             job = enqueue(session, "check_model", {"model_id": model_id, "archive": str(path)},
                           model_id=model_id)
-            session.add(Model(id=model_id, name=fields.get("name") or Path(
-                upload.filename).stem[:200], kind="detector", status="pending",
+            session.add(Model(id=model_id, name=(fields.get("name") or Path(
+                upload.filename).stem)[:200], kind="detector", status="pending",
                 archive=str(path.relative_to(settings.data_dir)), params={}, job_id=job.id,
                 created_at=now_ms()))
             await session.commit()
