@@ -150,5 +150,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (health, anomalies, settings_, models, datasets, analysis, series, ws):
         app.include_router(module.router)
+    state.completed_hooks.append(analysis.publish_analyses)
     app.add_middleware(_MetricsMiddleware, metrics=state.metrics)
     return app

@@ -150,6 +150,10 @@ class Hub:
         """Stop sending ``channel`` to a client."""
         self._clients[client_id][1].pop(channel, None)
 
+    def listening(self, channel: str) -> bool:
+        """True when any client receives ``channel``."""
+        return any(channel in subscriptions for _, subscriptions in self._clients.values())
+
     def subscribed(self, client_id: int, channel: str) -> bool:
         """True when the client receives ``channel``."""
         entry = self._clients.get(client_id)

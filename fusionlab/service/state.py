@@ -39,6 +39,9 @@ class ServiceState:
         Tasks started by the server that must not be garbage-collected.
     reader : Reader
         Runs the read-only listings (see :mod:`fusionlab.service.reads`).
+    completed_hooks : list
+        ``hook(state, job)`` functions run after a job's outcome is stored
+        (the analyses' WebSocket updates; the streaming state, later).
     """
 
     settings: Settings
@@ -53,6 +56,7 @@ class ServiceState:
     streams: dict = field(default_factory=dict)
     background: set = field(default_factory=set)
     reader: Any = None
+    completed_hooks: list = field(default_factory=list)
 
     @property
     def database(self) -> str:
@@ -60,10 +64,9 @@ class ServiceState:
         return self.engine.dialect.name
 
     def on_job_completed(self, job) -> None:
-        """Hook run after a job's outcome is stored (analyses' subscribers)."""
-        from .routes.analysis import publish_analyses
-
-        publish_analyses(self, job)
+        """Run the hooks of ``completed_hooks`` after a job's outcome is stored."""
+        for hook in self.completed_hooks:
+            hook(self, job)
 
 
 async def get_state(request: Request) -> ServiceState:

@@ -414,8 +414,7 @@ def publish_analyses(state: ServiceState, job) -> None:
     ``temporal_update`` to their subscribers (computed in a thread, only when
     someone listens)."""
     hub = state.hub
-    listening = [c for c in ("correlations", "temporal") if any(
-        hub.subscribed(client, c) for client in list(hub._clients))]
+    listening = [c for c in ("correlations", "temporal") if hub.listening(c)]
     if not listening or job.kind not in ("fit_model", "score_series"):
         return
 
