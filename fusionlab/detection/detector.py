@@ -25,7 +25,7 @@ from .inputs import (
 )
 from .models import make_model, model_id, model_name, time_aware
 from .period import choose_window
-from .scoring import point_contributions, smooth_errors, smoothing_width
+from .scoring import iter_point_errors, smooth_errors, smoothing_width
 from .state import FORMAT, TRAINING_SCORES, detector_from_state, detector_state
 from .thresholds import get_threshold
 from .training import TrainingSchedule, fit_model
@@ -375,15 +375,26 @@ class AnomalyDetector(BaseDetector):
     # -------------------------------------------------------------- scoring
     def _contributions(self, scaled, stamps=None):
         """Smoothed per-point, per-feature contributions (rows sum to the score)."""
-        contributions = point_contributions(
+        return next(self._iter_contributions([(scaled, stamps)]))[1]
+
+    def _iter_contributions(self, prepared, batch_size=None):
+        """``(index, contributions)`` of several ``(scaled, stamps)`` series.
+
+        Their windows share model calls of ``batch_size`` windows (default
+        ``predict_batch_size``); see :func:`~fusionlab.detection.scoring.iter_point_errors`.
+        """
+        errors = iter_point_errors(
             self.model_,
-            scaled,
+            [scaled for scaled, _ in prepared],
             self.window_,
             horizon=self.horizon_,
-            batch_size=self.predict_batch_size,
-            time_delta=self._time_deltas(self.model_, stamps, scaled.shape[0]),
+            batch_size=batch_size or self.predict_batch_size,
+            time_deltas=[self._time_deltas(self.model_, stamps, scaled.shape[0])
+                         for scaled, stamps in prepared],
         )
-        return smooth_errors(contributions, self.smoothing_width_, self.peak_weight)
+        for index, (mean_errors, _) in errors:
+            contributions = mean_errors / mean_errors.shape[1]
+            yield index, smooth_errors(contributions, self.smoothing_width_, self.peak_weight)
 
     def _prepare(self, X, timestamps=None):
         check_is_fitted(self, ("model_", "threshold_"))
