@@ -418,3 +418,170 @@ def test_a_truncated_workbook_gives_a_clear_error(tmp_path):
         read_table(cut)
     with pytest.raises(ValueError, match="not a readable"):
         detect_anomalies_in_excel(cut, **FOREST)
+
+
+# -- item 3: tampered saves -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def autoencoder(frame):
+    return TabularAnomalyDetector(**SMALL_AE).fit(frame)
+
+
+def _edit_config(folder, edit):
+    path = folder / "detector.json"
+    config = json.loads(path.read_text())
+    edit(config)
+    path.write_text(json.dumps(config))  # NaN and Infinity written as JSON allows
+
+
+def _set(*keys, value):
+    def edit(config):
+        target = config
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+    return edit
+
+
+def _delete(*keys):
+    def edit(config):
+        target = config
+        for key in keys[:-1]:
+            target = target[key]
+        del target[keys[-1]]
+    return edit
+
+
+@pytest.mark.parametrize("edit, field", [
+    (_set("threshold_", value=float("nan")), "threshold_"),
+    (_set("threshold_", value=float("inf")), "threshold_"),
+    (_set("threshold_", value="0.5"), "threshold_"),
+    (_set("threshold_", value=True), "threshold_"),
+    (_delete("threshold_"), "threshold_"),
+    (_set("method_", value="lof"), "method_"),
+    (_delete("feature_names_in_"), "feature_names_in_"),
+    (_set("feature_names_in_", value="amount"), "feature_names_in_"),
+    (_set("column_types_", value=["amount"]), "column_types_"),
+    (_set("column_types_", "amount", value="complex"), "column_types_"),
+    (_set("column_notes_", value={"amount": 3}), "column_notes_"),
+    (_set("params", "n_estimators", value=-1), "params"),
+    (_set("params", "surprise", value=1), "params"),
+    (_set("model_id_", value=7), "model_id_"),
+    (_set("state_digest", value="isolation_forest-000000000000"), "state_digest"),
+    (_set("files", "model", value="../../elsewhere.npz"), "files.model"),
+    (_delete("files"), "files"),
+    (_set("preprocessor", "dense", "numeric", "center", value=[1.0]),
+     "preprocessor.dense.numeric.center"),
+    (_set("preprocessor", "dense", "numeric", "scale", value=[1.0, float("nan")]),
+     "preprocessor.dense.numeric.scale"),
+    (_set("preprocessor", "dense", "numeric", "scale", value=[0.0, 1.0]),
+     "preprocessor.dense.numeric.scale"),
+    (_set("preprocessor", "rarity", "counts", value=[[1.0, -2.0, 3.0], [1.0, 2.0]]),
+     "preprocessor.rarity.counts"),
+    (_set("preprocessor", "rarity", "counts", value=[[1.0, 2.0], [1.0, 2.0]]),
+     "preprocessor.rarity.counts"),
+    (_set("preprocessor", "rarity", "n_samples", value=0), "preprocessor.rarity.n_samples"),
+    (_set("preprocessor", "rarity", "pairs", value=[[0, 7]]), "preprocessor.rarity.pairs"),
+    (_set("preprocessor", "clip", value="big"), "preprocessor.clip"),
+    (_set("preprocessor", "fill_values", "amount", value=None),
+     "preprocessor.fill_values.amount"),
+    (_set("preprocessor", "fill_values", "shop", value=3), "preprocessor.fill_values.shop"),
+    (_delete("preprocessor", "rarity"), "preprocessor.rarity"),
+])
+def test_a_tampered_forest_save_is_refused_naming_the_field(tmp_path, forest, edit, field):
+    folder = forest.save(tmp_path / "model")
+    _edit_config(folder, edit)
+    with pytest.raises(ValueError, match=re.escape(f"detector.json: field {field!r}")):
+        TabularAnomalyDetector.load(folder)
+
+
+@pytest.mark.parametrize("edit, field", [
+    (_set("feature_error_scale_", value=[1.0]), "feature_error_scale_"),
+    (_set("history_", "loss", value=[0.5, float("nan")]), "history_"),
+    (_set("preprocessor", "numeric", "center", value=[1.0]), "preprocessor.numeric.center"),
+    (_set("preprocessor", "categories", value=[["a", "a"]]), "preprocessor.categories"),
+    (_set("preprocessor", "boolean", "statistics", value=[]),
+     "preprocessor.boolean.statistics"),
+])
+def test_a_tampered_autoencoder_save_is_refused_naming_the_field(tmp_path, autoencoder,
+                                                                 edit, field):
+    folder = autoencoder.save(tmp_path / "model")
+    _edit_config(folder, edit)
+    with pytest.raises(ValueError, match=re.escape(f"detector.json: field {field!r}")):
+        TabularAnomalyDetector.load(folder)
+
+
+def test_detector_json_that_is_not_json_is_refused(tmp_path, forest):
+    folder = forest.save(tmp_path / "model")
+    (folder / "detector.json").write_text('{"format": "fusionlab.tabular.Tabular')
+    with pytest.raises(ValueError, match=r"detector\.json is not valid JSON"):
+        TabularAnomalyDetector.load(folder)
+    (folder / "detector.json").write_bytes(b"\xff\xfe{}")
+    with pytest.raises(ValueError, match=r"detector\.json is not UTF-8"):
+        TabularAnomalyDetector.load(folder)
+    (folder / "detector.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="JSON object"):
+        TabularAnomalyDetector.load(folder)
+
+
+def _rewrite_npz(path, change):
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    change(arrays)
+    np.savez(path, allow_pickle=False, **arrays)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda a: a.update(threshold=a["threshold"][:-1]), "array 'threshold'"),
+    (lambda a: a["threshold"].__setitem__(0, np.nan), "array 'threshold'"),
+    (lambda a: a["children_left"].__setitem__(0, 0), "array 'children_left'"),
+    (lambda a: a["feature"].__setitem__(0, 99), "array 'feature'"),
+    (lambda a: a.update(n_features=np.asarray(3)), "estimators_features|3 features"),
+    (lambda a: a.update(node_offsets=a["node_offsets"][::-1].copy()), "array 'node_offsets'"),
+    (lambda a: a.update(threshold=a["threshold"].astype("U8")), "array 'threshold'"),
+    (lambda a: a.pop("constant_values"), "constant_values"),
+    (lambda a: a.update(extra=np.zeros(2)), "extra"),
+])
+def test_tampered_forest_arrays_are_refused(tmp_path, forest, change, match):
+    folder = forest.save(tmp_path / "model")
+    model = folder / json.loads((folder / "detector.json").read_text())["files"]["model"]
+    _rewrite_npz(model, change)
+    with pytest.raises(ValueError, match=match):
+        TabularAnomalyDetector.load(folder)
+
+
+def test_corrupt_zip_members_are_refused(tmp_path, forest, autoencoder):
+    import zipfile
+
+    for detector in (forest, autoencoder):
+        folder = detector.save(tmp_path / detector.method_)
+        model = folder / json.loads((folder / "detector.json").read_text())["files"]["model"]
+        with zipfile.ZipFile(model) as archive:
+            info = max(archive.infolist(), key=lambda i: i.compress_size)
+        data = bytearray(model.read_bytes())
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+        for i in range(start + 10, start + min(info.compress_size, 200)):
+            data[i] ^= 0x5A  # bad deflate data, or a bad CRC
+        model.write_bytes(bytes(data))
+        with pytest.raises(ValueError, match=re.escape(model.name)):
+            TabularAnomalyDetector.load(folder)
+
+
+def test_files_of_two_saves_cannot_be_mixed(tmp_path, frame, forest):
+    other = TabularAnomalyDetector(**{**FOREST, "random_state": 5}).fit(frame)
+    a, b = forest.save(tmp_path / "a"), other.save(tmp_path / "b")
+    name_a = json.loads((a / "detector.json").read_text())["files"]["model"]
+    name_b = json.loads((b / "detector.json").read_text())["files"]["model"]
+    (a / name_a).write_bytes((b / name_b).read_bytes())
+    with pytest.raises(ValueError, match="state_digest.*changed or mixed"):
+        TabularAnomalyDetector.load(a)
+
+
+def test_bad_training_scores_are_refused(tmp_path, forest):
+    folder = forest.save(tmp_path / "model")
+    scores = folder / json.loads((folder / "detector.json").read_text())["files"]["training_scores"]
+    np.save(scores, np.array([0.5, np.nan]))
+    with pytest.raises(ValueError, match=r"finite training scores"):
+        TabularAnomalyDetector.load(folder)
+    scores.unlink()
+    with pytest.raises(ValueError, match=r"training_scores\.[0-9a-f]+\.npy is missing"):
+        TabularAnomalyDetector.load(folder)

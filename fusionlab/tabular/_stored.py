@@ -23,6 +23,11 @@ import numpy as np
 __all__ = []  # private helpers of fusionlab.tabular
 
 
+def at(source, name):
+    """How a message names field ``name`` of ``source`` (a file, or None)."""
+    return f"{source}: field {name!r}" if source else f"field {name!r}"
+
+
 def fail(source, expected, value):
     """Raise the ValueError of a stored value that is not what was expected."""
     shown = repr(value)
@@ -31,13 +36,32 @@ def fail(source, expected, value):
     raise ValueError(f"{source} must be {expected}; found {shown}.")
 
 
-def field(mapping, key, source):
-    """``mapping[key]``, or a ValueError saying that the field is missing."""
+def field(mapping, key, source, prefix=None):
+    """``mapping[key]``, or a ValueError saying that the field is missing.
+
+    ``prefix`` names ``mapping`` itself inside ``source`` (``"preprocessor"``
+    for ``preprocessor.clip``).
+    """
+    name = key if prefix is None else f"{prefix}.{key}"
     if not isinstance(mapping, dict):
-        fail(source, "a JSON object", mapping)
+        fail(source if prefix is None else at(source, prefix), "a JSON object", mapping)
     if key not in mapping:
-        raise ValueError(f"{source}: field {key!r} is missing.")
+        raise ValueError(f"{at(source, name)} is missing.")
     return mapping[key]
+
+
+def unique_texts(value, source):
+    """A non-empty list of distinct strings."""
+    return text_list(value, source, unique=True, nonempty=True)
+
+
+def column_types(value, source, allowed):
+    """A non-empty ``{column: type}`` mapping with types in ``allowed``."""
+    if (not isinstance(value, dict) or not value
+            or not all(v in allowed for v in value.values())):
+        fail(source, f"a non-empty JSON object {{column: type}} with types in {allowed}",
+             value)
+    return dict(value)
 
 
 def real(value, source, *, low=None, positive=False):

@@ -906,8 +906,10 @@ class TabularAnomalyDetector(BaseDetector):
         preprocessor_cls = (TabularPreprocessor if method == "autoencoder"
                             else ForestPreprocessor)
         try:
-            self.preprocessor_ = preprocessor_cls.from_dict(get("preprocessor"))
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            self.preprocessor_ = preprocessor_cls.from_dict(get("preprocessor"),
+                                                            source=source)
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            # Every field is checked (ValueError naming it); this is a net.
             raise ValueError(f"{where('preprocessor')} is not a fitted "
                              f"{preprocessor_cls.__name__}: {exc}") from exc
         if self.preprocessor_.column_types != self.column_types_:

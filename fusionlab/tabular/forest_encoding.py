@@ -68,6 +68,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import OrdinalEncoder
 
+from . import _stored
+from ._stored import at
 from .preprocessing import DATETIME_PARTS, MISSING_CATEGORY, TabularPreprocessor
 
 __all__ = ["MAX_PAIRS", "PAIR_MAX_CARDINALITY", "RARE_SHARE", "ForestPreprocessor",
@@ -171,9 +173,48 @@ class RarityEncoder(TransformerMixin, BaseEstimator):
         }
 
     @classmethod
-    def from_dict(cls, params):
-        self = cls(pairs=[tuple(p) for p in params["pairs"]])
-        categories = [list(c) for c in params["categories"]]
+    def from_dict(cls, params, *, source=None, prefix="rarity", n_columns=None):
+        """Rebuild a fitted encoder from :meth:`to_dict` output, checking it.
+
+        Raises
+        ------
+        ValueError
+            Naming the field (``<prefix>.counts``...) that is missing, of the
+            wrong type or size, negative or not finite.
+        """
+        def name(key):
+            return at(source, f"{prefix}.{key}")
+
+        def get(key):
+            return _stored.field(params, key, source, prefix)
+
+        categories = get("categories")
+        if (not isinstance(categories, list) or not categories
+                or (n_columns is not None and len(categories) != n_columns)):
+            _stored.fail(name("categories"), f"a list of {n_columns or 'the'} columns' "
+                         "lists of categories", categories)
+        categories = [_stored.unique_texts(c, name("categories")) for c in categories]
+        pairs = get("pairs")
+        if (not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2
+                and all(isinstance(i, int) and not isinstance(i, bool) for i in p)
+                and 0 <= p[0] < p[1] < len(categories) for p in pairs)):
+            _stored.fail(name("pairs"), f"a list of [a, b] column positions with "
+                         f"0 <= a < b < {len(categories)}", pairs)
+        self = cls(pairs=[tuple(p) for p in pairs])
+        counts = get("counts")
+        if not isinstance(counts, list) or len(counts) != len(categories):
+            _stored.fail(name("counts"), f"{len(categories)} lists of counts", counts)
+        self.counts_ = [_stored.reals(c, name("counts"), length=len(cats), low=0.0)
+                        for c, cats in zip(counts, categories, strict=True)]
+        tables = get("pair_counts")
+        if not isinstance(tables, list) or len(tables) != len(pairs):
+            _stored.fail(name("pair_counts"), f"{len(pairs)} tables of counts", tables)
+        self.pair_counts_ = [
+            _stored.reals(t, name("pair_counts"), low=0.0,
+                          shape=(len(categories[a]), len(categories[b])))
+            for (a, b), t in zip(self.pairs, tables, strict=True)]
+        self.n_samples_ = _stored.integer(get("n_samples"), name("n_samples"), low=1)
         # Fitting on the categories themselves (one row per category, padded
         # with the first) gives the encoder exactly the saved categories.
         width = max(len(c) for c in categories)
@@ -183,11 +224,6 @@ class RarityEncoder(TransformerMixin, BaseEstimator):
                                                    for c in categories],
                                        handle_unknown="use_encoded_value",
                                        unknown_value=-1, dtype="float64").fit(rows)
-        self.counts_ = [np.asarray(c, dtype="float64") for c in params["counts"]]
-        self.pair_counts_ = [np.asarray(t, dtype="float64").reshape(
-            len(self.counts_[a]), len(self.counts_[b]))
-            for (a, b), t in zip(self.pairs, params["pair_counts"], strict=True)]
-        self.n_samples_ = int(params["n_samples"])
         self._set_rare()
         return self
 
@@ -357,13 +393,69 @@ class ForestPreprocessor:
         }
 
     @classmethod
-    def from_dict(cls, params: dict) -> ForestPreprocessor:
-        """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
-        self = cls(params["column_types"], clip=params["clip"])
+    def from_dict(cls, params: dict, *, source=None,
+                  prefix="preprocessor") -> ForestPreprocessor:
+        """Rebuild a fitted preprocessor from :meth:`to_dict` output, checking it.
+
+        Parameters
+        ----------
+        params : dict
+            The output of :meth:`to_dict`.
+        source, prefix : str, optional
+            How errors name the file and the field holding ``params``.
+
+        Raises
+        ------
+        ValueError
+            Naming the field (``preprocessor.rarity.counts``...) that is
+            missing or wrong.
+        """
+        def name(key):
+            return at(source, f"{prefix}.{key}")
+
+        def get(key):
+            return _stored.field(params, key, source, prefix)
+
+        types = _stored.column_types(get("column_types"), name("column_types"),
+                                     ("numeric", "boolean", "datetime", "categorical"))
+        self = cls(types, clip=_stored.real(get("clip"), name("clip"), low=1.0))
         self._layout()
-        self.dense_ = (None if params["dense"] is None
-                       else TabularPreprocessor.from_dict(params["dense"]))
-        self.rarity_ = (None if params["rarity"] is None
-                        else RarityEncoder.from_dict(params["rarity"]))
-        self.fill_values_ = dict(params["fill_values"])
+        dense, rarity = get("dense"), get("rarity")
+        self.dense_ = None
+        if self.dense_columns_:
+            if dense is None:
+                _stored.fail(name("dense"), "the numeric, boolean and datetime columns' "
+                             "preprocessing", dense)
+            self.dense_ = TabularPreprocessor.from_dict(dense, source=source,
+                                                        prefix=f"{prefix}.dense")
+            expected = {c: types[c] for c in self.dense_columns_}
+            if self.dense_.column_types != expected:
+                _stored.fail(name("dense.column_types"), str(expected),
+                             self.dense_.column_types)
+        elif dense is not None:
+            _stored.fail(name("dense"), "null (no numeric, boolean or datetime column)",
+                         dense)
+        self.rarity_ = None
+        if self.rarity_columns_:
+            if rarity is None:
+                _stored.fail(name("rarity"), "the categorical columns' counts", rarity)
+            self.rarity_ = RarityEncoder.from_dict(rarity, source=source,
+                                                   prefix=f"{prefix}.rarity",
+                                                   n_columns=len(self.rarity_columns_))
+        elif rarity is not None:
+            _stored.fail(name("rarity"), "null (no categorical or boolean column)", rarity)
+        fill = get("fill_values")
+        expected = set(self.dense_columns_) | {c for c in self.rarity_columns_
+                                              if types[c] == "categorical"}
+        if not isinstance(fill, dict) or set(fill) != expected:
+            _stored.fail(name("fill_values"), f"a value for each of {sorted(expected)}",
+                         fill)
+        for col in expected:
+            if types[col] == "categorical":
+                _stored.text(fill[col], name(f"fill_values.{col}"))
+            elif self.dense_ is not None and fill[col] != self.dense_.fill_values_[col]:
+                _stored.fail(name(f"fill_values.{col}"),
+                             f"the dense preprocessing's {self.dense_.fill_values_[col]!r}",
+                             fill[col])
+        self.fill_values_ = dict(fill)
         return self._finish()

@@ -38,6 +38,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler
 
+from . import _stored
+from ._stored import at
 from .column_typing import DATETIME_DTYPE
 
 __all__ = [
@@ -299,13 +301,77 @@ class TabularPreprocessor:
         return params
 
     @classmethod
-    def from_dict(cls, params: dict) -> TabularPreprocessor:
-        """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
-        self = cls(params["column_types"], max_categories=params["max_categories"],
-                   clip=params["clip"])
-        self.categories_ = [list(c) for c in params["categories"]]
-        self.fill_values_ = dict(params["fill_values"])
+    def from_dict(cls, params: dict, *, source=None,
+                  prefix="preprocessor") -> TabularPreprocessor:
+        """Rebuild a fitted preprocessor from :meth:`to_dict` output.
+
+        Every value is checked first (types, finite numbers, sizes that
+        match the columns), so that a changed save cannot broadcast a
+        mis-sized statistic or impute NaN.
+
+        Parameters
+        ----------
+        params : dict
+            The output of :meth:`to_dict`.
+        source, prefix : str, optional
+            How errors name the file and the field holding ``params``.
+
+        Raises
+        ------
+        ValueError
+            Naming the field (``preprocessor.numeric.center``...) that is
+            missing or wrong.
+        """
+        def name(key):
+            return at(source, f"{prefix}.{key}")
+
+        def get(key, mapping=params, where=prefix):
+            return _stored.field(mapping, key, source, where)
+
+        types = _stored.column_types(get("column_types"), name("column_types"), _GROUPS)
+        max_categories = _stored.integer(get("max_categories"), name("max_categories"),
+                                         low=1)
+        clip = _stored.real(get("clip"), name("clip"), low=1.0)
+        self = cls(types, max_categories=max_categories, clip=clip)
         groups = self._groups()
+        categories = get("categories")
+        if not isinstance(categories, list) or len(categories) != len(groups["categorical"]):
+            _stored.fail(name("categories"), f"a list of {len(groups['categorical'])} "
+                         "lists of categories (one per categorical column)", categories)
+        self.categories_ = [_stored.unique_texts(c, name("categories")) for c in categories]
+        if any(len(c) > max_categories for c in self.categories_):
+            _stored.fail(name("categories"), f"at most {max_categories} categories per "
+                         "column (max_categories)", [len(c) for c in self.categories_])
+        fill = get("fill_values")
+        if not isinstance(fill, dict) or set(fill) != set(types):
+            _stored.fail(name("fill_values"), f"a value for each of the columns "
+                         f"{sorted(types)}", fill)
+        for col in groups["numeric"] + groups["boolean"]:
+            _stored.real(fill[col], name(f"fill_values.{col}"))
+        for col in groups["categorical"]:
+            _stored.text(fill[col], name(f"fill_values.{col}"))
+        for col in groups["datetime"]:
+            if fill[col] is not None:
+                _stored.fail(name(f"fill_values.{col}"), "null (for a datetime column)",
+                             fill[col])
+        self.fill_values_ = dict(fill)
+        sizes = {"numeric": len(groups["numeric"]),
+                 "datetime": len(DATETIME_PARTS) * len(groups["datetime"])}
+        stats = {}
+        for group, size in sizes.items():
+            if not size:
+                continue
+            block = get(group)
+            stats[group] = {
+                key: _stored.reals(get(key, block, f"{prefix}.{group}"),
+                                   name(f"{group}.{key}"), length=size,
+                                   positive=key == "scale")
+                for key in ("statistics", "center", "scale")}
+        if groups["boolean"]:
+            block = get("boolean")
+            stats["boolean"] = {"statistics": _stored.reals(
+                get("statistics", block, f"{prefix}.boolean"),
+                name("boolean.statistics"), length=len(groups["boolean"]))}
         prototype = {}
         for col in groups["numeric"] + groups["boolean"]:
             prototype[col] = [float(self.fill_values_[col])]
@@ -318,16 +384,12 @@ class TabularPreprocessor:
             frame[col] = frame[col].astype(DATETIME_DTYPE)
         self.transformer_ = self._build(self.categories_ or "auto")
         self.transformer_.fit(frame)
-        for name in ("numeric", "datetime"):
-            if name in params:
-                pipe = self._steps(name)
-                pipe.named_steps["impute"].statistics_ = np.asarray(
-                    params[name]["statistics"], dtype="float64")
-                pipe.named_steps["scale"].center_ = np.asarray(
-                    params[name]["center"], dtype="float64")
-                pipe.named_steps["scale"].scale_ = np.asarray(
-                    params[name]["scale"], dtype="float64")
-        if "boolean" in params:
-            self._steps("boolean").statistics_ = np.asarray(
-                params["boolean"]["statistics"], dtype="float64")
+        for group in ("numeric", "datetime"):
+            if group in stats:
+                pipe = self._steps(group)
+                pipe.named_steps["impute"].statistics_ = stats[group]["statistics"]
+                pipe.named_steps["scale"].center_ = stats[group]["center"]
+                pipe.named_steps["scale"].scale_ = stats[group]["scale"]
+        if "boolean" in stats:
+            self._steps("boolean").statistics_ = stats["boolean"]["statistics"]
         return self._finish()
