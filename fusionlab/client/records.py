@@ -113,7 +113,7 @@ class Anomaly:
         0-100, continuous across the severity bands.
     timestamp : int
         Epoch milliseconds of the peak (the point index for a series without
-        times or a row).
+        times; for a row of a table, the time the scan found it).
     location : dict
         ``start``, ``end``, ``start_index``, ``end_index``; ``row_index``,
         ``sheet_name`` for rows.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import multiprocessing
+import secrets
 
 from .tasks import init_worker, run_task_json
 
@@ -95,7 +96,7 @@ class CeleryBackend:
         """Send the task; wait for its result without blocking the event loop."""
         result = await asyncio.to_thread(
             self.app.send_task, "fusionlab.run_task", args=(kind, payload_json, progress_path),
-            queue=self.queue, task_id=f"{job_id}-{id(payload_json)}")
+            queue=self.queue, task_id=f"{job_id}-{secrets.token_hex(4)}")
         self._results[job_id] = result
         try:
             while True:

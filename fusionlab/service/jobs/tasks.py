@@ -329,6 +329,9 @@ def scan_table(payload, progress):
     sheet_name = sheet if payload["format"] == "xlsx" else None
     if isinstance(sheet_name, int):
         sheet_name = _sheet_names(payload["path"])[sheet_name]
+    # A row has no time of its own: its record is stamped with the time the
+    # scan found it (the row's place is in its location).
+    found_at = int(time.time() * 1000)
     findings = []
     for row in rows:
         layer = row["top"][0][0] if row["top"] else None
@@ -339,7 +342,7 @@ def scan_table(payload, progress):
             "mean_score": row["score"],
             "threshold": threshold,
             "ratio": row["ratio"],
-            "timestamp": row["position"],
+            "timestamp": found_at,
             "time_unit": "index",
             "start": row["label"],
             "end": row["label"],
