@@ -585,3 +585,98 @@ def test_bad_training_scores_are_refused(tmp_path, forest):
     scores.unlink()
     with pytest.raises(ValueError, match=r"training_scores\.[0-9a-f]+\.npy is missing"):
         TabularAnomalyDetector.load(folder)
+
+
+# -- item 4: no data loss ----------------------------------------------------------------
+def _half_write_then_fail(path, *args, **kwargs):
+    Path(path).write_bytes(b"PK\x03\x04 half a file")
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["model", "scores", "config"])
+def test_a_failed_re_save_keeps_the_old_forest_loadable(tmp_path, frame, forest, monkeypatch,
+                                                        where):
+    from fusionlab.tabular import isolation_trees
+
+    folder = forest.save(tmp_path / "model")
+    before = sorted(p.name for p in folder.iterdir())
+    other = TabularAnomalyDetector(**{**FOREST, "random_state": 9}).fit(frame)
+    if where == "model":
+        monkeypatch.setattr(isolation_trees.IsolationTrees, "save",
+                            lambda self, file: _half_write_then_fail(file))
+    elif where == "scores":
+        monkeypatch.setattr(np, "save", _half_write_then_fail)
+    else:
+        import os
+
+        def no_rename(src, dst):
+            raise OSError(5, "Input/output error")
+        monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(OSError):
+        other.save(folder)
+    monkeypatch.undo()
+    loaded = TabularAnomalyDetector.load(folder)
+    assert loaded.model_id_ == forest.model_id_
+    np.testing.assert_array_equal(loaded.score_samples(frame), forest.score_samples(frame))
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing half-written left
+    other.save(folder)  # a save that succeeds replaces it, and leaves one set of files
+    assert TabularAnomalyDetector.load(folder).model_id_ == other.model_id_
+    assert len(list(folder.iterdir())) == 3
+
+
+def test_a_failed_re_save_keeps_the_old_autoencoder_loadable(tmp_path, frame, autoencoder,
+                                                             forest, monkeypatch):
+    import keras
+
+    folder = autoencoder.save(tmp_path / "model")
+    monkeypatch.setattr(keras.Model, "save",
+                        lambda self, file, *a, **k: _half_write_then_fail(file))
+    autoencoder_again = TabularAnomalyDetector(**{**SMALL_AE, "random_state": 1}).fit(frame)
+    with pytest.raises(OSError):
+        autoencoder_again.save(folder)
+    monkeypatch.undo()
+    loaded = TabularAnomalyDetector.load(folder)
+    assert loaded.model_id_ == autoencoder.model_id_
+    np.testing.assert_array_equal(loaded.score_samples(frame), autoencoder.score_samples(frame))
+    # Replaced by a forest: the autoencoder's files go.
+    forest.save(folder)
+    assert not list(folder.glob("*.keras"))
+    assert TabularAnomalyDetector.load(folder).method_ == "isolation_forest"
+
+
+def test_a_killed_save_leaves_the_old_detector_and_a_stray_file(tmp_path, frame, forest):
+    folder = forest.save(tmp_path / "model")
+    (folder / "notes.txt").write_text("the user's own file")
+    # What a save killed before its rename leaves: a new model file nobody names.
+    stray = folder / "isolation_forest.0123456789abcdef.npz"
+    stray.write_bytes(b"PK\x03\x04 cut")
+    assert TabularAnomalyDetector.load(folder).model_id_ == forest.model_id_
+    forest.save(folder)
+    assert not stray.exists() and (folder / "notes.txt").is_file()
+
+
+def test_excel_does_not_retrain_over_a_broken_detector(tmp_path, frame, forest):
+    folder = forest.save(tmp_path / "model")
+    (folder / "detector.json").unlink()  # a save interrupted by an older fusionlab
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(ValueError, match=r"holds files of a saved detector.*no detector\.json"
+                                         r".*not retrained"):
+        detect_anomalies_in_excel(frame, model_path=folder, **FOREST)
+    assert sorted(p.name for p in folder.iterdir()) == before
+    with pytest.raises(ValueError, match="not retrained"):
+        detect_anomalies_in_excel(frame, model_path=folder, train_if_needed=False)
+    broken = forest.save(tmp_path / "broken")
+    _edit_config(broken, _set("threshold_", value=float("nan")))
+    with pytest.raises(ValueError, match=r"threshold_.*cannot be loaded.*not retrained"):
+        detect_anomalies_in_excel(frame, model_path=broken, **FOREST)
+    assert json.loads((broken / "detector.json").read_text(),
+                      parse_constant=str)["threshold_"] == "NaN"
+
+
+def test_excel_trains_into_a_folder_of_other_files(tmp_path, frame):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("kept")
+    anomalies, det = detect_anomalies_in_excel(frame, model_path=folder, **FOREST)
+    assert (folder / "readme.txt").read_text() == "kept"
+    assert TabularAnomalyDetector.load(folder).model_id_ == det.model_id_

@@ -18,6 +18,7 @@ from .._validation import check_positive_int
 from .column_typing import NOTES_KEY
 from .detector import TabularAnomalyDetector
 from .save_folder import CONFIG_FILE as _CONFIG_FILE
+from .save_folder import owned_files
 from .workbook import inspect_sheet
 
 __all__ = ["read_table", "detect_anomalies_in_excel", "SUPPORTED_EXTENSIONS",
@@ -338,8 +339,12 @@ def detect_anomalies_in_excel(df=None, model_path=None, train_if_needed=True,
     model_path : str or os.PathLike, optional
         Directory of a saved detector. If it holds one (its
         ``detector.json``), the detector is loaded from it (and not
-        retrained); otherwise, as for a missing, empty or half-written
-        directory, one is trained on the data and saved there.
+        retrained). If it does not exist, or holds none of the files a save
+        writes, one is trained on the data and saved there (atomically:
+        see :meth:`TabularAnomalyDetector.save`). A directory whose detector
+        cannot be loaded (damaged, or files of a save without its
+        ``detector.json``) is never trained over: a :class:`ValueError`
+        says so and its files are kept.
     train_if_needed : bool, default=True
         Train on the data when no saved detector exists. With ``False`` and
         no detector at ``model_path``, a :class:`FileNotFoundError` is raised.
@@ -398,21 +403,34 @@ def detect_anomalies_in_excel(df=None, model_path=None, train_if_needed=True,
                         max_uncompressed_bytes=max_uncompressed_bytes,
                         max_rows=max_rows, max_cells=max_cells)
 
-    # The directory alone proves nothing (empty, or left by an interrupted
-    # save): `save` writes detector.json last.
-    saved = model_path is not None and (Path(model_path) / _CONFIG_FILE).is_file()
+    folder = None if model_path is None else Path(model_path)
+    saved = folder is not None and (folder / _CONFIG_FILE).is_file()
+    if folder is not None and not saved and owned_files(folder):
+        # Never trained over: the files may be all that is left of a
+        # detector the user needs.
+        names = [p.name for p in owned_files(folder)]
+        raise ValueError(
+            f"`model_path` {model_path} holds files of a saved detector ({names}) but no "
+            f"{_CONFIG_FILE}: a damaged or interrupted save. It is not retrained over "
+            "(its files are kept); remove them, or pass another `model_path`.")
     if saved:
+        try:
+            detector = TabularAnomalyDetector.load(model_path)
+        except ValueError as exc:
+            raise ValueError(
+                f"{exc} The detector in `model_path` {model_path} cannot be loaded; it "
+                "is not retrained over (its files are kept): fix or remove them, or "
+                "pass another `model_path`.") from exc
         if detector_params:
             warnings.warn(
                 f"A saved detector is loaded from {model_path}; the arguments "
                 f"{sorted(detector_params)} are ignored.", UserWarning, stacklevel=2)
-        detector = TabularAnomalyDetector.load(model_path)
     elif not train_if_needed:
         if model_path is None:
             where = "no `model_path` was given"
-        elif Path(model_path).exists():
+        elif folder.exists():
             where = (f"`model_path` {model_path} holds no saved detector "
-                     f"({Path(model_path) / _CONFIG_FILE} does not exist)")
+                     f"({folder / _CONFIG_FILE} does not exist)")
         else:
             where = f"`model_path` {model_path} does not exist"
         raise FileNotFoundError(
