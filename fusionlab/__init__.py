@@ -13,6 +13,7 @@ _SUBMODULES = (
     "cli",
     "datasets",
     "detection",
+    "distributed",
     "metrics",
     "nn",
     "plot",
