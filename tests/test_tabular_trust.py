@@ -5,7 +5,11 @@ spreadsheets are checked before they are parsed; saves are atomic.
 """
 
 import json
+import os
 import re
+import struct
+import warnings
+import zipfile
 from pathlib import Path
 
 import joblib
@@ -14,7 +18,16 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import IsolationForest
 
-from fusionlab.tabular import TabularAnomalyDetector, detect_anomalies_in_excel
+from fusionlab.tabular import (
+    TabularAnomalyDetector,
+    detect_anomalies_in_excel,
+    excel,
+    isolation_trees,
+    read_table,
+    save_folder,
+)
+from fusionlab.tabular.column_typing import coerce_frame, infer_column_types
+from fusionlab.tabular.isolation_trees import IsolationTrees
 
 FOREST = {"method": "isolation_forest", "n_estimators": 20, "random_state": 0}
 SMALL_AE = {"encoding_dim": 2, "hidden_units": (8,), "random_state": 0, "epochs": 3}
@@ -116,8 +129,6 @@ def test_the_forest_is_saved_as_plain_arrays(tmp_path, forest, frame):
     {"n_estimators": 5, "max_samples": 1, "random_state": 0},
 ])
 def test_isolation_trees_score_bit_identically_to_scikit_learn(params):
-    from fusionlab.tabular.isolation_trees import IsolationTrees
-
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 5))
     X[:, 2] = np.round(X[:, 2])  # ties at the thresholds
@@ -155,8 +166,6 @@ def test_an_unseen_category_raises_the_score_when_all_categories_are_common():
 
 
 def test_training_scores_stay_those_of_scikit_learn(frame, forest):
-    from fusionlab.tabular.column_typing import coerce_frame
-
     X = forest.preprocessor_.transform(coerce_frame(frame, forest.column_types_))
     sklearn_forest = IsolationForest(n_estimators=FOREST["n_estimators"],
                                      max_samples=len(X), random_state=0).fit(X)
@@ -172,8 +181,6 @@ _SHEET_TAIL = b"</sheetData></worksheet>"
 
 def _workbook_with_sheet(tmp_path, name, chunks, zip64=False):
     """An .xlsx made by pandas whose first sheet's XML is replaced by ``chunks``."""
-    import zipfile
-
     base = tmp_path / f"base_{name}"
     pd.DataFrame({"a": [1, 2]}).to_excel(base, index=False, engine="openpyxl")
     path = tmp_path / name
@@ -197,8 +204,6 @@ def _bomb(tmp_path, megabytes):
 
 
 def test_a_decompression_bomb_is_refused_before_parsing(tmp_path, monkeypatch):
-    from fusionlab.tabular import excel, read_table
-
     bomb = _bomb(tmp_path, 24)
     assert bomb.stat().st_size < 300_000  # 24 MB of XML in a small file
     monkeypatch.setattr(pd, "read_excel", lambda *a, **k: pytest.fail("parsed"))
@@ -212,10 +217,6 @@ def test_a_decompression_bomb_is_refused_before_parsing(tmp_path, monkeypatch):
 
 
 def test_the_default_limit_refuses_a_sheet_declaring_gigabytes(tmp_path):
-    import struct
-
-    from fusionlab.tabular import read_table
-
     path = _workbook_with_sheet(tmp_path, "declared.xlsx", [_SHEET_HEAD, _SHEET_TAIL])
     data = bytearray(path.read_bytes())
     # Declare 1.7 GB for the sheet in the central directory, as a bomb does.
@@ -241,8 +242,6 @@ def test_the_default_limit_refuses_a_sheet_declaring_gigabytes(tmp_path):
     b'<row r="1048576"><c r="XFD1048576"><f>1+1</f><v>2</v></c></row>',
 ])
 def test_a_sparse_sheet_is_refused_by_its_extent(tmp_path, monkeypatch, last_row):
-    from fusionlab.tabular import read_table
-
     path = _workbook_with_sheet(tmp_path, "sparse.xlsx", [
         _SHEET_HEAD, b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>',
         last_row, _SHEET_TAIL])
@@ -253,8 +252,6 @@ def test_a_sparse_sheet_is_refused_by_its_extent(tmp_path, monkeypatch, last_row
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
 def test_row_and_cell_limits(tmp_path, monkeypatch, suffix):
-    from fusionlab.tabular import excel, read_table
-
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.integers(0, 5, 50)})
     path = tmp_path / f"table{suffix}"
@@ -273,8 +270,6 @@ def test_row_and_cell_limits(tmp_path, monkeypatch, suffix):
 
 
 def test_a_huge_detector_json_is_refused_unread(tmp_path, forest, monkeypatch):
-    from fusionlab.tabular import save_folder
-
     folder = forest.save(tmp_path / "model")
     size = (folder / "detector.json").stat().st_size
     with pytest.raises(ValueError, match=r"detector\.json holds [\d,]+ bytes, more than the limit"):
@@ -307,8 +302,6 @@ def _formula_workbook(tmp_path):
 
 
 def test_formula_cells_without_cached_values_are_reported(tmp_path):
-    from fusionlab.tabular import read_table
-
     path = _formula_workbook(tmp_path)
     with pytest.warns(UserWarning, match=r"'total'.*40 formula cell\(s\) without a cached "
                                          r"value.*C2"):
@@ -324,8 +317,6 @@ def test_formula_cells_without_cached_values_are_reported(tmp_path):
 
 
 def test_decimal_commas_in_a_semicolon_csv_are_read_as_numbers(tmp_path):
-    from fusionlab.tabular import read_table
-
     rng = np.random.default_rng(0)
     n = 60
     prices = rng.normal(100, 10, n).round(2)
@@ -350,8 +341,6 @@ def test_decimal_commas_in_a_semicolon_csv_are_read_as_numbers(tmp_path):
 
 
 def test_numbers_with_thousands_dots_are_reported_not_guessed(tmp_path):
-    from fusionlab.tabular import read_table
-
     path = tmp_path / "thousands.csv"
     rows = [f"{1 + i // 10}.{i:03d},{i % 10};{i % 3}" for i in range(30)]  # 1.000,0
     path.write_text("amount;k\n" + "\n".join(rows) + "\n")
@@ -362,12 +351,8 @@ def test_numbers_with_thousands_dots_are_reported_not_guessed(tmp_path):
 
 
 def test_a_comma_separated_file_is_not_read_with_decimal_commas(tmp_path):
-    from fusionlab.tabular import read_table
-
     path = tmp_path / "us.csv"
     path.write_text('amount,k\n"1,234",1\n"2,500",2\n')
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         df = read_table(path)
@@ -377,8 +362,6 @@ def test_a_comma_separated_file_is_not_read_with_decimal_commas(tmp_path):
 # -- item 10: duplicate headers ----------------------------------------------------
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_duplicate_headers_in_a_file_are_refused(tmp_path, suffix):
-    from fusionlab.tabular import read_table
-
     path = tmp_path / f"dupes{suffix}"
     if suffix == ".csv":
         path.write_text("amount,shop,amount,x,shop\n1,a,2,3,b\n4,b,5,6,c\n")
@@ -405,10 +388,6 @@ def test_duplicate_columns_of_a_dataframe_are_refused(frame, forest):
 
 # -- item 12: truncated workbooks, bytes columns ------------------------------------
 def test_a_truncated_workbook_gives_a_clear_error(tmp_path):
-    import zipfile
-
-    from fusionlab.tabular import read_table
-
     good = tmp_path / "good.xlsx"
     make_frame(50).to_excel(good, index=False)
     with zipfile.ZipFile(good) as source:
@@ -550,8 +529,6 @@ def test_tampered_forest_arrays_are_refused(tmp_path, forest, change, match):
 
 
 def test_corrupt_zip_members_are_refused(tmp_path, forest, autoencoder):
-    import zipfile
-
     for detector in (forest, autoencoder):
         folder = detector.save(tmp_path / detector.method_)
         model = folder / json.loads((folder / "detector.json").read_text())["files"]["model"]
@@ -596,8 +573,6 @@ def _half_write_then_fail(path, *args, **kwargs):
 @pytest.mark.parametrize("where", ["model", "scores", "config"])
 def test_a_failed_re_save_keeps_the_old_forest_loadable(tmp_path, frame, forest, monkeypatch,
                                                         where):
-    from fusionlab.tabular import isolation_trees
-
     folder = forest.save(tmp_path / "model")
     before = sorted(p.name for p in folder.iterdir())
     other = TabularAnomalyDetector(**{**FOREST, "random_state": 9}).fit(frame)
@@ -607,8 +582,6 @@ def test_a_failed_re_save_keeps_the_old_forest_loadable(tmp_path, frame, forest,
     elif where == "scores":
         monkeypatch.setattr(np, "save", _half_write_then_fail)
     else:
-        import os
-
         def no_rename(src, dst):
             raise OSError(5, "Input/output error")
         monkeypatch.setattr(os, "replace", no_rename)
@@ -680,3 +653,34 @@ def test_excel_trains_into_a_folder_of_other_files(tmp_path, frame):
     anomalies, det = detect_anomalies_in_excel(frame, model_path=folder, **FOREST)
     assert (folder / "readme.txt").read_text() == "kept"
     assert TabularAnomalyDetector.load(folder).model_id_ == det.model_id_
+
+
+# -- item 7: complex numbers ----------------------------------------------------------
+@pytest.mark.parametrize("make", [
+    lambda x: x + 1j,                                     # complex128 dtype
+    lambda x: pd.Series(list(x + 2j), dtype=object),      # Python complex objects
+])
+def test_complex_numbers_are_refused_naming_the_column(frame, forest, make):
+    df = frame.assign(amount=make(frame["amount"].to_numpy()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "discards the imaginary part" warning first
+        with pytest.raises(TypeError, match=r"'amount'.*complex"):
+            TabularAnomalyDetector(**FOREST).fit(df)
+        with pytest.raises(TypeError, match=r"'amount'.*complex"):
+            infer_column_types(df)
+        with pytest.raises(TypeError, match=r"'amount'.*complex"):
+            forest.score_samples(df)
+        with pytest.raises(TypeError, match=r"'amount'.*complex"):
+            TabularAnomalyDetector(**FOREST, column_types={"amount": "numeric"}).fit(df)
+
+
+# -- item 12: bytes columns ---------------------------------------------------------------
+@pytest.mark.parametrize("cells", [[b"\xff\xfe", b"ok"], [b"a", b"b"]])
+def test_a_bytes_column_is_refused_naming_the_column(frame, forest, cells):
+    df = frame.assign(shop=(cells * len(frame))[: len(frame)])
+    with pytest.raises(TypeError, match=r"'shop' holds bytes.*decode"):
+        TabularAnomalyDetector(**FOREST).fit(df)
+    with pytest.raises(TypeError, match=r"'shop' holds bytes"):
+        forest.score_samples(df)
+    with pytest.raises(TypeError, match=r"'shop' holds bytes"):
+        TabularAnomalyDetector(**FOREST, column_types={"shop": "numeric"}).fit(df)

@@ -22,7 +22,7 @@ import pandas as pd
 from dateutil import parser as dateutil_parser
 
 __all__ = ["COLUMN_TYPES", "DATETIME_DTYPE", "NOTES_KEY", "infer_column_types",
-           "coerce_frame", "check_frame"]
+           "coerce_frame", "check_frame", "check_cells"]
 
 #: Key of ``DataFrame.attrs`` where :func:`~fusionlab.tabular.read_table` puts
 #: its notes on the columns (``{column: note}``: formula cells read as missing,
@@ -97,6 +97,46 @@ def check_frame(df, name: str = "df", *, allow_empty: bool = False) -> pd.DataFr
     return df
 
 
+_REFUSED_CELLS = (bytes, bytearray, complex, np.complexfloating)
+
+
+def check_cells(name: str, column: pd.Series) -> None:
+    """Refuse cells no column type can hold without losing them.
+
+    Complex numbers would lose their imaginary part as numbers (NumPy only
+    warns), and bytes have no text until decoded with their encoding
+    (pandas would guess UTF-8 and fail, or give the ``b'...'`` repr).
+
+    Raises
+    ------
+    TypeError
+        Naming the column, what it holds and what to do.
+    """
+    if pd.api.types.is_complex_dtype(column):
+        found = "complex"
+    elif isinstance(column.dtype, pd.CategoricalDtype):
+        found = pd.api.types.infer_dtype(column.cat.categories, skipna=True)
+    elif pd.api.types.is_object_dtype(column):
+        found = pd.api.types.infer_dtype(column, skipna=True)
+        if found.startswith("mixed") and found != "mixed-integer-float":
+            kinds = {type(v) for v in column.dropna()}
+            found = next(("complex" if issubclass(k, complex | np.complexfloating)
+                          else "bytes" for k in kinds if issubclass(k, _REFUSED_CELLS)),
+                         found)
+    else:
+        return
+    if found == "complex":
+        raise TypeError(
+            f"Column {name!r} holds complex numbers: as features their imaginary part "
+            "would be lost. Give their real part, imaginary part or magnitude (np.abs) "
+            "as columns of their own.")
+    if found == "bytes":
+        raise TypeError(
+            f"Column {name!r} holds bytes, which have no text until decoded: decode "
+            f"them first with their encoding, e.g. df[{name!r}] = "
+            f"df[{name!r}].str.decode('utf-8').")
+
+
 def _is_bool_value(value) -> bool:
     return isinstance(value, bool | np.bool_)
 
@@ -137,6 +177,7 @@ def _guess_datetime(values: pd.Series) -> bool:
 
 def _infer_one(name: str, column: pd.Series, max_categories: int):
     """Return ``(type, note)``; ``type == "exclude"`` makes ``note`` the reason."""
+    check_cells(name, column)
     values = column.dropna()
     n_rows = len(column)
     if values.empty:
@@ -243,6 +284,13 @@ def infer_column_types(df: pd.DataFrame, overrides: Mapping | None = None, *,
         ``{column: reason}`` for the columns left out.
     notes : dict
         ``{column: note}`` for used columns whose values needed a conversion.
+
+    Raises
+    ------
+    TypeError
+        For a column holding complex numbers or bytes (:func:`check_cells`).
+    ValueError
+        For duplicated column names or a bad ``overrides`` entry.
 
     Examples
     --------
@@ -381,6 +429,8 @@ def coerce_frame(df: pd.DataFrame, types: Mapping, *, warn: bool = True,
 
     Raises
     ------
+    TypeError
+        For a column holding complex numbers or bytes (:func:`check_cells`).
     ValueError
         With ``require_values``, naming the first column without any value
         readable as its type.
@@ -389,6 +439,7 @@ def coerce_frame(df: pd.DataFrame, types: Mapping, *, warn: bool = True,
     problems = []
     for col, kind in types.items():
         column = df[col]
+        check_cells(col, column)
         present = column.notna()
         if kind == "numeric":
             if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
