@@ -125,10 +125,18 @@ def _predict_fixed_batch(model, inputs, batch_size):
     """``model.predict_on_batch`` with a short last batch padded to ``batch_size``.
 
     Every call then has the same shape, so a compiled predict function is
-    traced once instead of again for the last batch.
+    traced once instead of again for the last batch. With ``batch_size=None``
+    (one batch in all) the batch is predicted at its own size, padded only to
+    a multiple of the devices sharing it when there are several
+    (:func:`~fusionlab.distributed.devices.replica_count`).
     """
     first = inputs[0] if isinstance(inputs, list) else inputs
     rows = first.shape[0]
+    if batch_size is None:
+        from ..distributed.devices import replica_count
+
+        replicas = replica_count()
+        batch_size = -(-rows // replicas) * replicas if replicas > 1 else None
     if batch_size is None or rows >= batch_size:
         return np.asarray(model.predict_on_batch(inputs))
     missing = batch_size - rows

@@ -128,18 +128,31 @@ def window_datasets(scaled, window, horizon, schedule, starts=None, time_delta=N
     """The shuffled training :class:`WindowDataset` and the validation one (or None).
 
     ``starts`` restricts the training windows (the robust stage); the
-    validation windows are the same either way.
+    validation windows are the same either way. When several devices share
+    each batch (:func:`~fusionlab.distributed.devices.replica_count`), the
+    batches are cut whole: ``batch_size`` must be a multiple of the device
+    count, and each epoch leaves out its last, partial batch.
     """
+    from ..distributed.devices import replica_count
+
     n = scaled.shape[0]
+    replicas = replica_count()
+    if replicas > 1 and schedule.batch_size % replicas:
+        raise ValueError(
+            f"`batch_size` ({schedule.batch_size}) must be a multiple of the {replicas} "
+            "devices that share each batch."
+        )
     common = dict(window=window, horizon=horizon, batch_size=schedule.batch_size,
-                  time_delta=time_delta)
+                  time_delta=time_delta, drop_remainder=replicas > 1)
     all_starts, n_valid = training_windows(n, window + horizon, schedule)
     if starts is None:
         starts = all_starts
     train = WindowDataset(scaled, shuffle=True, seed=schedule.seed, starts=starts, **common)
     valid = None
     if n_valid:
-        valid = WindowDataset(scaled, step=schedule.step, start=n - n_valid, **common)
+        valid_starts = window_starts(n_valid, window + horizon, schedule.step) + (n - n_valid)
+        if replicas == 1 or valid_starts.size >= schedule.batch_size:
+            valid = WindowDataset(scaled, step=schedule.step, start=n - n_valid, **common)
     return train, valid
 
 

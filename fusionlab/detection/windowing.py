@@ -81,6 +81,9 @@ class WindowDataset(keras.utils.PyDataset):
         Time elapsed before each point, for models that read it (the
         ``'cfc'`` and ``'ltc'`` models). Batches then hold inputs
         ``[windows, deltas]`` with deltas of shape ``(batch, window, 1)``.
+    drop_remainder : bool, default=False
+        Leave out the last, partial batch (every batch then holds
+        ``batch_size`` windows), as training on several devices needs.
     **kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of
         :class:`keras.utils.PyDataset`.
@@ -121,6 +124,7 @@ class WindowDataset(keras.utils.PyDataset):
         include_last=False,
         starts=None,
         time_delta=None,
+        drop_remainder=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -177,6 +181,12 @@ class WindowDataset(keras.utils.PyDataset):
         self._view = np.lib.stride_tricks.sliding_window_view(
             self.data, self.span, axis=0
         )
+        self.drop_remainder = bool(drop_remainder)
+        if self.drop_remainder and self.starts.size < self.batch_size:
+            raise ValueError(
+                f"`drop_remainder=True` needs at least one whole batch of {self.batch_size} "
+                f"windows; there are {self.starts.size}."
+            )
         self._rng = np.random.default_rng(seed)
         self._order = None
         if self.shuffle:
@@ -189,6 +199,8 @@ class WindowDataset(keras.utils.PyDataset):
 
     @property
     def num_batches(self):
+        if self.drop_remainder:
+            return self.starts.size // self.batch_size
         return -(-self.starts.size // self.batch_size)
 
     def __len__(self):

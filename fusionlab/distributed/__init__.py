@@ -4,7 +4,9 @@
   of many series share each model call;
 - :func:`fit_many` -- one detector per series, fitted in parallel worker
   processes or on a Dask cluster (``backend='dask'``, the ``dask`` extra);
-- :class:`ManyResult` -- results keyed by series id, failures apart.
+- :class:`ManyResult` -- results keyed by series id, failures apart;
+- :func:`data_parallel` -- train on several devices (TensorFlow's
+  ``MirroredStrategy``, JAX's ``keras.distribution.DataParallel``).
 
 Names are imported on first use.
 """
@@ -18,6 +20,8 @@ _EXPORTS = {
     "SeriesFailure": "results",
     "ManySeriesError": "results",
     "as_series_map": "series",
+    "data_parallel": "devices",
+    "replica_count": "devices",
 }
 
 __all__ = sorted(_EXPORTS)
