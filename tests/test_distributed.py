@@ -34,6 +34,14 @@ def test_score_many_gives_the_scores_of_score_samples(fitted):
         np.testing.assert_array_equal(result[sid], fitted.score_samples(values))
 
 
+def test_score_many_writes_scores_per_series(fitted, tmp_path):
+    fleet = {"a/1": sine(40, 1)[:, 0], "b": sine(50, 2)[:, 0]}
+    result = score_many(fitted, fleet, out_dir=tmp_path, progress=False)
+    for sid, values in fleet.items():
+        assert result[sid].startswith(str(tmp_path))
+        np.testing.assert_array_equal(np.load(result[sid]), fitted.score_samples(values))
+
+
 def test_score_many_keeps_pandas_indexes_and_reads_long_tables(fitted):
     stamps = pd.date_range("2024-01-01", periods=60, freq="min")
     frames = {k: pd.DataFrame({"x0": sine(60, i)[:, 0]}, index=stamps) for i, k in enumerate("ab")}

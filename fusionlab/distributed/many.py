@@ -19,6 +19,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+import numpy as np
+
 from .._validation import check_option, check_positive_int
 from .results import ManyResult, SeriesFailure
 from .series import as_series_map, safe_name
@@ -52,7 +54,7 @@ def _chunks(items, size):
 
 
 def score_many(detector, series, *, id_col=None, time_col=None, value_cols=None,
-               chunk_size=256, batch_size=None, backend="local", client=None,
+               chunk_size=256, batch_size=None, out_dir=None, backend="local", client=None,
                progress=None):
     """Scores of many series with one fitted detector.
 
@@ -76,6 +78,11 @@ def score_many(detector, series, *, id_col=None, time_col=None, value_cols=None,
     batch_size : int, optional
         Windows per model call (default: the detector's
         ``predict_batch_size``); windows of several series share a call.
+    out_dir : str or path, optional
+        Write each series' scores to ``<out_dir>/<series_id>.npy`` (ids made
+        safe for file names) as soon as they are known, and return those
+        paths instead of the scores: the memory held then stays that of one
+        chunk, however many series there are.
     backend : {'local', 'dask'}, default='local'
     client : distributed.Client, str or None
         The Dask client, or a scheduler address; None starts a
@@ -88,7 +95,8 @@ def score_many(detector, series, *, id_col=None, time_col=None, value_cols=None,
     ManyResult
         ``{series_id: scores}``: the same scores as
         ``detector.score_samples(X)`` (a Series with ``X``'s index for
-        pandas input, else an ndarray); a series too short for the window,
+        pandas input, else an ndarray), or the paths of the ``.npy`` files
+        with ``out_dir``; a series too short for the window,
         with NaN (and no ``impute``) or another feature count is in
         ``.failed`` with its reason.
 
@@ -117,6 +125,9 @@ def score_many(detector, series, *, id_col=None, time_col=None, value_cols=None,
     batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
     mapped = as_series_map(series, id_col=id_col, time_col=time_col, value_cols=value_cols)
     items = [(sid, X, stamps) for sid, (X, stamps) in mapped.items()]
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
     values, failed = {}, {}
     bar = _progress(len(items), "scoring", progress)
 
@@ -125,6 +136,10 @@ def score_many(detector, series, *, id_col=None, time_col=None, value_cols=None,
             sid = row["series_id"]
             if "reason" in row:
                 failed[sid] = SeriesFailure(sid, row["stage"], row["reason"])
+            elif out_dir is not None:
+                path = out_dir / f"{safe_name(sid)}.npy"
+                np.save(path, np.asarray(row["scores"]), allow_pickle=False)
+                values[sid] = str(path)
             else:
                 values[sid] = _wrap(row)
         bar.update(len(rows))
