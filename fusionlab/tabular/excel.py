@@ -29,8 +29,9 @@ SUPPORTED_EXTENSIONS = (".xlsx", ".xlsm", ".csv")
 #: Largest total uncompressed size of a workbook's zip members, in bytes,
 #: checked before parsing (a 5 MB file can hold a sheet of gigabytes).
 MAX_UNCOMPRESSED_BYTES = 512 * 2**20
-#: Most rows of data read from a file (Excel's own limit is 1 048 576 rows).
-MAX_ROWS = 1_048_576
+#: Most rows of data read from a file (a sheet holds at most 1 048 576 rows
+#: in Excel; this limit matters for CSV files and crafted workbooks).
+MAX_ROWS = 10_000_000
 #: Most cells of data (rows times columns) read from a file: about 50 million
 #: cells take a few GB as a DataFrame.
 MAX_CELLS = 50_000_000

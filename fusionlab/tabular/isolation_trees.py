@@ -36,6 +36,7 @@ row among them, keep scikit-learn's score exactly.
 from __future__ import annotations
 
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -165,7 +166,7 @@ class IsolationTrees:
             "missing_go_to_left": np.concatenate(
                 [np.asarray(t.missing_go_to_left, dtype="uint8") for t in trees]),
             "estimators_features": np.asarray(forest.estimators_features_, dtype="int64"),
-            "max_samples": np.asarray(forest._max_samples, dtype="int64"),
+            "max_samples": np.asarray(forest.max_samples_, dtype="int64"),
             "n_features": np.asarray(forest.n_features_in_, dtype="int64"),
             "constant_features": constant.astype("uint8"),
             "constant_values": np.where(constant, X[0], 0.0) if len(X)
@@ -223,11 +224,11 @@ class IsolationTrees:
             with np.load(file, allow_pickle=False) as data:
                 for name in _ARRAYS:
                     arrays[name] = data[name]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            # Object arrays (pickle), bad CRCs and truncated members end here.
-            raise ValueError(f"{source} is not a readable forest file: {exc}") from exc
-        except Exception as exc:  # zlib.error and the like, from a corrupt member
-            raise ValueError(f"{source} is corrupt: {exc}") from exc
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            # Object arrays (pickle), bad CRCs, bad deflate data and truncated
+            # members end here.
+            raise ValueError(f"{source} is not a readable forest file: "
+                             f"{type(exc).__name__}: {exc}") from exc
         return cls.from_arrays(arrays, source=source)
 
     # -- scoring --------------------------------------------------------------

@@ -98,6 +98,22 @@ def write_folder(directory, config, files):
     ValueError
         If ``config`` cannot be written as JSON (such as ``NaN``): nothing
         is written then, not even the folder.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from fusionlab.tabular.save_folder import read_config, write_folder
+    >>> def write(path):
+    ...     Path(path).write_text("scores")
+    >>> folder = write_folder("saved", {"format": "demo"},
+    ...                       {"training_scores": ("training_scores", ".npy", write)})
+    >>> _, config = read_config(folder)
+    >>> config["format"], config["files"]["training_scores"].startswith("training_scores.")
+    ('demo', True)
+    >>> folder = write_folder("saved", {"format": "again"},
+    ...                       {"training_scores": ("training_scores", ".npy", write)})
+    >>> len(list(folder.glob("training_scores.*")))  # the previous save's file is gone
+    1
     """
     path = Path(directory)
     token = secrets.token_hex(8)

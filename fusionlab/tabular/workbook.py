@@ -258,6 +258,19 @@ def inspect_sheet(path, sheet_name, *, max_bytes, max_rows, max_cells):
     ValueError
         If a limit is exceeded, the sheet does not exist, or a part is
         corrupt; the message names the file (and the part or limit).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from fusionlab.tabular.workbook import inspect_sheet
+    >>> pd.DataFrame({"a": [1, 2], "b": [3, 4]}).to_excel("two.xlsx", index=False)
+    >>> inspect_sheet(Path("two.xlsx"), 0, max_bytes=2**20, max_rows=10, max_cells=10)
+    SheetScan(title='Sheet1', rows=3, columns=2, uncached={})
+    >>> inspect_sheet(Path("two.xlsx"), 0, max_bytes=2**20, max_rows=1, max_cells=10)
+    Traceback (most recent call last):
+    ...
+    ValueError: two.xlsx: the sheet 'Sheet1' has 2 rows of data (up to row 3), more than the limit of 1 rows (max_rows); it is refused before being read. If the file is genuine, raise the limit.
     """
     what = str(path)
     _stored.check_zip_sizes(path, max_bytes=max_bytes, what=what)
