@@ -34,6 +34,14 @@ def test_score_many_gives_the_scores_of_score_samples(fitted):
         np.testing.assert_array_equal(result[sid], fitted.score_samples(values))
 
 
+def test_score_many_compiled_with_xla_gives_the_same_scores_closely(fitted):
+    fleet = {"a": sine(60, 1)[:, 0], "b": sine(90, 2)[:, 0]}
+    result = score_many(fitted, fleet, jit_compile=True, progress=False)
+    for sid, values in fleet.items():
+        np.testing.assert_allclose(result[sid], fitted.score_samples(values), rtol=1e-5)
+    assert not fitted.model_.jit_compile  # the detector is left as it was
+
+
 def test_score_many_writes_scores_per_series(fitted, tmp_path):
     fleet = {"a/1": sine(40, 1)[:, 0], "b": sine(50, 2)[:, 0]}
     result = score_many(fitted, fleet, out_dir=tmp_path, progress=False)

@@ -60,7 +60,7 @@ def _failed(task_ids, stage, exc):
     return [{"series_id": sid, "stage": stage, "reason": error_text(exc)} for sid in task_ids]
 
 
-def score_on_dask(detector, items, chunk_size, batch_size, client):
+def score_on_dask(detector, items, chunk_size, batch_size, client, jit_compile=False):
     """Yield the rows of :func:`~fusionlab.distributed.workers.score_chunk`, chunk by chunk."""
     distributed = _distributed()
     with contextlib.ExitStack() as stack:
@@ -71,7 +71,7 @@ def score_on_dask(detector, items, chunk_size, batch_size, client):
             archive = detector.save(str(Path(folder) / "detector.zip"))
         dask = stack.enter_context(dask_client(client))
         futures = {
-            dask.submit(score_chunk, archive, chunk, batch_size, pure=False):
+            dask.submit(score_chunk, archive, chunk, batch_size, jit_compile, pure=False):
                 [sid for sid, *_ in chunk]
             for chunk in (items[i : i + chunk_size] for i in range(0, len(items), chunk_size))
         }

@@ -9,6 +9,7 @@ every task.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -77,7 +78,22 @@ def fit_one(template, series_id, X, timestamps, archive):
             "seconds": time.perf_counter() - start}
 
 
-def score_chunk(detector, items, batch_size=None):
+@contextlib.contextmanager
+def _compiled(model, jit_compile):
+    """The model's predict function compiled with XLA inside the block (when asked)."""
+    if not jit_compile or model.jit_compile:
+        yield
+        return
+    model.jit_compile = True
+    model.predict_function = None
+    try:
+        yield
+    finally:
+        model.jit_compile = False
+        model.predict_function = None
+
+
+def score_chunk(detector, items, batch_size=None, jit_compile=False):
     """Scores of several series with one detector, their windows sharing model calls.
 
     Parameters
@@ -88,6 +104,8 @@ def score_chunk(detector, items, batch_size=None):
     items : list of (series_id, X, timestamps)
     batch_size : int, optional
         Windows per model call (default: the detector's ``predict_batch_size``).
+    jit_compile : bool, default=False
+        Compile the model's inference with XLA for this chunk.
 
     Returns
     -------
@@ -107,10 +125,11 @@ def score_chunk(detector, items, batch_size=None):
         prepared.append((scaled, series.timestamps))
         kept.append((series_id, series.index if _is_pandas(X) else None))
     try:
-        for position, contributions in detector._iter_contributions(prepared, batch_size):
-            series_id, index = kept[position]
-            out.append({"series_id": series_id, "scores": contributions.sum(axis=1),
-                        "index": index})
+        with _compiled(detector.model_, jit_compile):
+            for position, contributions in detector._iter_contributions(prepared, batch_size):
+                series_id, index = kept[position]
+                out.append({"series_id": series_id, "scores": contributions.sum(axis=1),
+                            "index": index})
     except Exception as exc:  # noqa: BLE001 - the chunk's remaining series fail together
         done = {row["series_id"] for row in out}
         out.extend({"series_id": sid, "stage": "score", "reason": error_text(exc)}
