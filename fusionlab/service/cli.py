@@ -3,8 +3,8 @@
 ::
 
     fusionlab serve [--host 127.0.0.1] [--port 8080] [--data-dir DIR]
-                    [--database URL] [--workers N] [--jobs local|celery]
-                    [--broker URL]
+                    [--database URL] [--workers N] [--jobs local|celery|dask]
+                    [--broker URL] [--dask-scheduler ADDRESS]
     fusionlab serve create-token --scope read|write|admin [--name NAME]
     fusionlab serve list-tokens
     fusionlab serve revoke-token ID
@@ -49,12 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser)
     parser.add_argument("--workers", type=int, default=1,
                         help="processes of the job pool (default 1)")
-    parser.add_argument("--jobs", choices=("local", "celery"), default="local",
-                        help="run jobs in a local spawn process pool, or on Celery workers")
+    parser.add_argument("--jobs", choices=("local", "celery", "dask"), default=None,
+                        help="run jobs in a local spawn process pool (default), on Celery "
+                             "workers, or on a Dask cluster")
     parser.add_argument("--broker", default=os.environ.get("FUSIONLAB_BROKER"),
                         help="Celery broker URL for --jobs celery (e.g. redis://127.0.0.1:6379/0)")
     parser.add_argument("--celery-queue", default="fusionlab",
                         help="Celery queue of the tasks (default fusionlab)")
+    parser.add_argument("--dask-scheduler", default=os.environ.get("FUSIONLAB_DASK_SCHEDULER"),
+                        help="run the jobs on this Dask cluster (e.g. tcp://127.0.0.1:8786; "
+                             "implies --jobs dask)")
     parser.add_argument("--max-upload-mb", type=float, default=100.0,
                         help="largest upload in MiB (default 100)")
     parser.add_argument("--max-rows", type=int, default=1_000_000,
@@ -150,8 +154,10 @@ def serve(argv=None) -> int:
 
     try:
         settings = _settings(
-            args, host=args.host, port=args.port, workers=args.workers, jobs=args.jobs,
+            args, host=args.host, port=args.port, workers=args.workers,
+            jobs=args.jobs or ("dask" if args.dask_scheduler else "local"),
             broker=args.broker, celery_queue=args.celery_queue,
+            dask_scheduler=args.dask_scheduler,
             max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_rows=args.max_rows)
     except ValueError as exc:
         print(f"fusionlab serve: error: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ __all__ = ["Settings", "LOOPBACK_HOSTS", "is_loopback", "sqlite_url"]
 #: Host names that only this machine can reach.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 #: Job runners a server can use.
-JOB_RUNNERS = ("local", "celery")
+JOB_RUNNERS = ("local", "celery", "dask")
 
 
 def is_loopback(host: str) -> bool:
@@ -63,13 +63,16 @@ class Settings:
         refuses to listen anywhere but on the loopback interface.
     workers : int
         Processes of the job pool (each may train a TensorFlow model).
-    jobs : {'local', 'celery'}
+    jobs : {'local', 'celery', 'dask'}
         ``'local'``: a spawn process pool inside the server; ``'celery'``:
-        tasks sent to Celery workers through ``broker``.
+        tasks sent to Celery workers through ``broker``; ``'dask'``: tasks
+        on the Dask cluster of ``dask_scheduler``.
     broker : str, optional
         Celery broker (and result back end) URL, e.g. ``redis://127.0.0.1:6379/0``.
     celery_queue : str
         Celery queue the tasks go to (``celery worker -Q`` must match).
+    dask_scheduler : str, optional
+        Address of the Dask scheduler (``tcp://host:8786``) for ``jobs='dask'``.
     max_upload_bytes : int
         Largest accepted upload (the request body), 413 beyond.
     max_rows : int
@@ -97,6 +100,7 @@ class Settings:
     jobs: str = "local"
     broker: str | None = None
     celery_queue: str = "fusionlab"
+    dask_scheduler: str | None = None
     max_upload_bytes: int = 100 * 1024 * 1024
     max_rows: int = 1_000_000
     max_uncompressed_bytes: int = 500 * 1024 * 1024
@@ -111,6 +115,9 @@ class Settings:
             raise ValueError(f"`jobs` must be one of {JOB_RUNNERS}; received {self.jobs!r}.")
         if self.jobs == "celery" and not self.broker:
             raise ValueError("`--jobs celery` needs `--broker URL` (e.g. redis://127.0.0.1:6379/0).")
+        if self.jobs == "dask" and not self.dask_scheduler:
+            raise ValueError("`--jobs dask` needs `--dask-scheduler ADDRESS` (e.g. "
+                             "tcp://127.0.0.1:8786).")
         for name in ("port", "workers", "max_upload_bytes", "max_rows",
                      "max_uncompressed_bytes", "max_page", "ws_queue_size"):
             _check_positive(getattr(self, name), name)

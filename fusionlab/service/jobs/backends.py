@@ -1,4 +1,4 @@
-"""Where a job's task runs: a spawn process pool, or Celery workers.
+"""Where a job's task runs: a spawn process pool, Celery workers or a Dask cluster.
 
 Both take the job kind, its payload as JSON text and the path of its
 progress file, and give back the result as JSON text. TensorFlow is not
@@ -15,7 +15,7 @@ import secrets
 
 from .tasks import init_worker, run_task_json
 
-__all__ = ["LocalBackend", "CeleryBackend", "make_backend", "WorkerLost"]
+__all__ = ["LocalBackend", "CeleryBackend", "DaskBackend", "make_backend", "WorkerLost"]
 
 
 class WorkerLost(RuntimeError):
@@ -121,8 +121,73 @@ class CeleryBackend:
         self.app.close()
 
 
+def _dask_task(kind, payload_json, progress_path):
+    """:func:`run_task_json` on a Dask worker, after the worker's one-time set-up."""
+    init_worker()
+    return run_task_json(kind, payload_json, progress_path)
+
+
+class DaskBackend:
+    """Tasks sent to a Dask cluster (``--dask-scheduler ADDRESS``, the ``dask`` extra).
+
+    The cluster the user already runs for :mod:`fusionlab.distributed`
+    runs the service's jobs too. As with Celery, the workers must see the
+    server's data folder (one machine or a shared volume): payloads name
+    files in it. A task whose worker dies is retried by Dask; one that keeps
+    losing its worker fails its job (requeued as a lost worker).
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: str):
+        self.scheduler = scheduler
+        self._client = None
+        self._futures = {}
+
+    def _connect(self):
+        if self._client is None:
+            try:
+                from distributed import Client
+            except ImportError as exc:
+                raise RuntimeError(
+                    '--dask-scheduler needs dask.distributed: pip install "fusionlab-learn[dask]"'
+                ) from exc
+            self._client = Client(self.scheduler, timeout="10s")
+        return self._client
+
+    async def run(self, job_id: str, kind: str, payload_json: str, progress_path: str) -> str:
+        """Submit the task; wait for its result without blocking the event loop."""
+        client = await asyncio.to_thread(self._connect)
+        future = client.submit(_dask_task, kind, payload_json, progress_path, pure=False,
+                               key=f"fusionlab-job-{job_id}-{secrets.token_hex(4)}")
+        self._futures[job_id] = future
+        try:
+            return await asyncio.to_thread(future.result)
+        except Exception as exc:
+            if type(exc).__name__ == "KilledWorker":
+                raise WorkerLost("The Dask worker running the job died (out of memory or "
+                                 "killed) on every retry.") from exc
+            raise
+        finally:
+            self._futures.pop(job_id, None)
+
+    def cancel(self, job_id: str) -> None:
+        """Cancel the task (a running one also sees the ``.cancel`` file)."""
+        future = self._futures.get(job_id)
+        if future is not None:
+            future.cancel()
+
+    def close(self) -> None:
+        """Disconnect from the scheduler (the cluster keeps running)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
 def make_backend(settings):
     """The backend ``settings.jobs`` names."""
     if settings.jobs == "celery":
         return CeleryBackend(settings.broker, settings.celery_queue, settings.job_poll_seconds)
+    if settings.jobs == "dask":
+        return DaskBackend(settings.dask_scheduler)
     return LocalBackend(settings.workers)
