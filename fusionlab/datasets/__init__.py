@@ -1,7 +1,8 @@
 """Data for fusionlab: synthetic generators and a local NAB reader."""
 
+from .incidents import SERIES_INCIDENTS, make_incident_series
 from .nab import list_nab, load_nab
 from .synthetic import *  # noqa: F403  (the generators: synthetic.__all__)
 from .synthetic import __all__ as _generators
 
-__all__ = [*_generators, "load_nab", "list_nab"]
+__all__ = [*_generators, "make_incident_series", "SERIES_INCIDENTS", "load_nab", "list_nab"]

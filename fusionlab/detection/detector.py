@@ -14,6 +14,15 @@ from .._validation import (
 )
 from . import io
 from .base import BaseDetector
+from .ensemble import (
+    AGGREGATORS,
+    RobustScale,
+    check_scorers,
+    combine_contributions,
+    feature_shares,
+    fit_scorers,
+    raw_scores,
+)
 from .events import build_events
 from .inputs import (
     IMPUTATIONS,
@@ -25,7 +34,7 @@ from .inputs import (
 )
 from .models import make_model, model_id, model_name, time_aware
 from .period import choose_window
-from .scoring import iter_point_errors, smooth_errors, smoothing_width
+from .scoring import check_smoothing, iter_point_errors, smooth_errors, smoothing_width
 from .state import FORMAT, TRAINING_SCORES, detector_from_state, detector_state
 from .thresholds import get_threshold
 from .training import TrainingSchedule, fit_model
@@ -47,13 +56,16 @@ class AnomalyDetector(BaseDetector):
        windows of the scaled series, fed by a
        :class:`~fusionlab.detection.WindowDataset`
        (:mod:`~fusionlab.detection.models`, :mod:`~fusionlab.detection.training`);
-    3. **scorer** -- the squared error of every step and feature of every
-       window, averaged for each point over *all* the windows that cover it
-       (:class:`~fusionlab.detection.scoring.PointErrorAccumulator`), then
-       averaged over features: one score per time point, high where the
-       anomaly actually is, smoothed over a centred stretch of the series
-       with isolated large errors kept (``smoothing``, ``peak_weight``;
-       :mod:`~fusionlab.detection.scoring`);
+    3. **scorers** -- the model's squared error of every step and feature
+       of every window, averaged for each point over *all* the windows that
+       cover it (:class:`~fusionlab.detection.scoring.PointErrorAccumulator`),
+       then over features; beside it, by default, subsequence scorers that
+       compare each window's shape and values with the training windows'
+       (:mod:`~fusionlab.detection.scorers`), each on a robust scale and
+       combined (``scorers``, ``combine``;
+       :mod:`~fusionlab.detection.ensemble`): one score per time point,
+       smoothed over a centred stretch with isolated large values kept
+       (``smoothing``, ``peak_weight``; :mod:`~fusionlab.detection.scoring`);
     4. **threshold** -- a strategy from :mod:`fusionlab.detection.thresholds`
        fitted on the training scores;
     5. **events** -- flagged points grouped into :class:`Anomaly` records
@@ -127,15 +139,35 @@ class AnomalyDetector(BaseDetector):
         ``None`` rejects NaN/inf with a ``ValueError``. ``'linear'``
         interpolates them linearly (extending the edge values), ``'ffill'``
         carries the last valid value forward (then the first one backward).
-    smoothing : float or None, default=0.015
-        Width of a centred moving average of the point errors
-        (:func:`~fusionlab.detection.scoring.smooth_errors`) as a fraction
-        of the training series: ``smoothing_width_ = round(smoothing *
-        n_points)``, in ``[1, 10 * window_]``; ``None`` or 0 keeps the raw
-        errors. A lasting anomaly then scores over its whole extent and the
-        noise peaks of normal stretches are averaged away (as Hundman et al.,
-        2018, and Orion smooth their errors); short anomalies of moderate
-        size pay for it (the detector guide, "Smoothing the scores").
+    scorers : tuple of str, default=('reconstruction', 'discord', 'isolation')
+        ``'reconstruction'``, the model's error (always present: it also
+        explains each point by feature), and subsequence scorers
+        (:mod:`~fusionlab.detection.scorers`: ``'discord'``, each window's
+        *shape* against the other training windows'; ``'isolation'``, an
+        isolation forest on the windows' *values*). Each is put on a robust
+        scale learned from its training scores and the scaled scores are
+        combined (``combine``; :mod:`~fusionlab.detection.ensemble`).
+        ``('reconstruction',)``: the model's error alone, as before.
+    combine : {'mean', 'max'}, default='mean'
+        How the scaled scores of several scorers are combined, point by point.
+    scorer_window : int, optional
+        Window of the subsequence scorers. ``None`` takes one whole period of
+        the training data
+        (:func:`~fusionlab.detection.period.choose_scorer_window`: the
+        dominant period, 100 without a clear one, bounded to
+        ``[min_window, min(400, n // 4)]``).
+    smoothing : 'window', float or None, default='window'
+        Width of a centred moving average of the scores
+        (:func:`~fusionlab.detection.scoring.smooth_errors`). ``'window'``:
+        the scorers' window (``scorer_window_``, else ``window_``), so each
+        point scores the mean of the windows that contain it -- a width from
+        what the scores describe, not from the series' length. A number: a
+        fraction of the training series, ``round(smoothing * n_points)`` in
+        ``[1, 10 * window_]`` (0.015 was the default before the scorers);
+        ``None`` or 0: raw scores. Lasting anomalies then score over their
+        whole extent and noise peaks are averaged away (as Hundman et al.,
+        2018, smooth their errors); events widen by up to the width (the
+        detector guide, "Smoothing the scores").
     peak_weight : float, default=0.125
         Keeps isolated large errors visible through the smoothing: the score
         of a point is ``max(smoothed error, peak_weight * raw error)``, so a
@@ -185,6 +217,13 @@ class AnomalyDetector(BaseDetector):
         Model name and a hash of its weights.
     smoothing_width_ : int
         Points averaged by the score smoothing (1: none).
+    scorers_ : list of BaseScorer
+        The fitted subsequence scorers (empty with the model's error alone).
+    scorer_window_ : int or None
+        Their window (None without any).
+    scorer_scales_ : list of RobustScale
+        The scale of each scorer's training scores, in the order of
+        ``scorers`` (empty with the model's error alone).
     time_scale_ : float or None
         Median gap between the training timestamps (seconds for datetimes),
         the unit of the time deltas fed to liquid models; None without
@@ -226,7 +265,10 @@ class AnomalyDetector(BaseDetector):
         random_state=None,
         impute=None,
         merge_gap=None,
-        smoothing=0.015,
+        scorers=("reconstruction", "discord", "isolation"),
+        combine="mean",
+        scorer_window=None,
+        smoothing="window",
         peak_weight=0.125,
         model_params=None,
         min_window=8,
@@ -250,6 +292,9 @@ class AnomalyDetector(BaseDetector):
         self.random_state = random_state
         self.impute = impute
         self.merge_gap = merge_gap
+        self.scorers = scorers
+        self.combine = combine
+        self.scorer_window = scorer_window
         self.smoothing = smoothing
         self.peak_weight = peak_weight
         self.model_params = model_params
@@ -287,8 +332,10 @@ class AnomalyDetector(BaseDetector):
             )
         # A bad threshold name or type fails here, not after the training.
         get_threshold(self.threshold, self.contamination)
-        if self.smoothing is not None:
-            check_rate(self.smoothing, "smoothing", low=0.0, high=1.0, include_high=False)
+        check_scorers(self.scorers)
+        check_option(self.combine, "combine", tuple(AGGREGATORS))
+        check_positive_int(self.scorer_window, "scorer_window", allow_none=True)
+        check_smoothing(self.smoothing)
         check_rate(self.peak_weight, "peak_weight")
         if not isinstance(self.robust, bool):
             raise TypeError(f"`robust` must be True or False; received {self.robust!r}.")
@@ -357,13 +404,21 @@ class AnomalyDetector(BaseDetector):
         self._fitted_with_names = series.has_names
         self.scaler_ = scaler
         self.window_ = window
-        self.smoothing_width_ = smoothing_width(self.smoothing, n, window)
+        self.scorers_, self.scorer_window_ = fit_scorers(
+            self.scorers, scaled, self.scorer_window, min_window=self.min_window,
+            seed=None if self.random_state is None else int(self.random_state))
+        self.smoothing_width_ = smoothing_width(
+            self.smoothing, n, window, self.scorer_window_ or window)
         self.model_ = trained.model
         self.horizon_ = trained.horizon
         self.history_ = trained.history
         self.n_windows_left_out_ = trained.n_windows_left_out
         self.model_id_ = model_id(trained.model, model_name(self.model))
-        scores = self._contributions(scaled, series.timestamps).sum(axis=1)
+        errors = next(self._iter_point_errors([(scaled, series.timestamps)]))[1]
+        raws = self._raw_scores(scaled, errors) if self.scorers_ else None
+        # Each scorer's scale is learned from its training scores.
+        self.scorer_scales_ = [RobustScale.fit(raw) for raw in raws] if raws else []
+        scores = self._finish(scaled, errors, raws).sum(axis=1)
         self.threshold_strategy_ = get_threshold(self.threshold, self.contamination).fit(scores)
         self._set_training_scores(scores, self.threshold_strategy_.threshold_)
         return self
@@ -383,6 +438,20 @@ class AnomalyDetector(BaseDetector):
         Their windows share model calls of ``batch_size`` windows (default
         ``predict_batch_size``); see :func:`~fusionlab.detection.scoring.iter_point_errors`.
         """
+        for index, errors in self._iter_point_errors(prepared, batch_size):
+            yield index, self._finish(prepared[index][0], errors)
+
+    def _finish(self, scaled, errors, raws=None):
+        """Smoothed contributions from the model's point errors (and the scorers' raw scores)."""
+        if self.scorer_scales_:  # several scorers: their scaled scores combined
+            if raws is None:
+                raws = self._raw_scores(scaled, errors)
+            errors = combine_contributions(raws, self.scorer_scales_,
+                                           feature_shares(errors, self.window_), self.combine)
+        return smooth_errors(errors, self.smoothing_width_, self.peak_weight)
+
+    def _iter_point_errors(self, prepared, batch_size=None):
+        """``(index, errors)``: the model's per-point, per-feature errors over n_features."""
         errors = iter_point_errors(
             self.model_,
             [scaled for scaled, _ in prepared],
@@ -393,8 +462,12 @@ class AnomalyDetector(BaseDetector):
                          for scaled, stamps in prepared],
         )
         for index, (mean_errors, _) in errors:
-            contributions = mean_errors / mean_errors.shape[1]
-            yield index, smooth_errors(contributions, self.smoothing_width_, self.peak_weight)
+            yield index, mean_errors / mean_errors.shape[1]
+
+    def _raw_scores(self, scaled, errors):
+        """Raw score arrays of the scorers, in the order of ``scorers``."""
+        return raw_scores(check_scorers(self.scorers), self.scorers_, errors, scaled,
+                          self.window_)
 
     def _prepare(self, X, timestamps=None):
         check_is_fitted(self, ("model_", "threshold_"))

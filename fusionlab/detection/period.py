@@ -6,10 +6,14 @@ import numpy as np
 
 from .._validation import check_finite, check_non_negative_int
 
-__all__ = ["autocorrelation", "dominant_period", "choose_window"]
+__all__ = ["autocorrelation", "dominant_period", "choose_window", "choose_scorer_window"]
 
 #: Window used when the data show no clear period (then clipped to the bounds).
 FALLBACK_WINDOW = 32
+#: The subsequence scorers' window when the data show no clear period, and
+#: their longest window (:func:`choose_scorer_window`).
+SCORER_FALLBACK_WINDOW = 100
+SCORER_MAX_WINDOW = 400
 
 
 def autocorrelation(x, max_lag=None):
@@ -145,4 +149,31 @@ def choose_window(x, min_window=8, max_window=256):
     # means "as long as allowed", not "no period".
     period = dominant_period(x, min_period=2)
     window = FALLBACK_WINDOW if period is None else period
+    return int(np.clip(window, min_window, upper))
+
+
+def choose_scorer_window(x, min_window=8, max_window=SCORER_MAX_WINDOW):
+    """Window of the subsequence scorers for ``x``: one whole period, bounded.
+
+    The subsequence scorers (:mod:`~fusionlab.detection.scorers`) compare
+    windows by their shape, which needs a whole cycle: the dominant period
+    (:func:`dominant_period`), or :data:`SCORER_FALLBACK_WINDOW` (100) when
+    there is no clear one, clipped to ``[min_window, min(max_window, n // 4)]``
+    (``max_window`` 400 by default: a daily cycle at 5-minute sampling is 288
+    points, a weekly one at hourly sampling 168).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.period import choose_scorer_window
+    >>> choose_scorer_window(np.sin(np.arange(4000) * 2 * np.pi / 288))
+    288
+    >>> choose_scorer_window(np.random.default_rng(0).normal(size=1000))
+    100
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.shape[0]
+    upper = max(int(min_window), min(int(max_window), n // 4))
+    period = dominant_period(x, min_period=2)
+    window = SCORER_FALLBACK_WINDOW if period is None else period
     return int(np.clip(window, min_window, upper))

@@ -27,7 +27,9 @@ from .._validation import (
     check_scores,
 )
 from . import io
+from .ensemble import RECONSTRUCTION, RobustScale
 from .models import model_horizon
+from .scorers import SCORERS
 
 __all__ = ["FORMAT", "TRAINING_SCORES", "FITTED", "detector_state", "detector_from_state"]
 
@@ -72,6 +74,16 @@ def _read_str(name):
     return read
 
 
+def _scales(values):
+    return [scale.to_list() for scale in values]
+
+
+def _read_scales(values):
+    if not isinstance(values, list):
+        raise TypeError(f"`scorer_scales_` must be a list; received {values!r}.")
+    return [RobustScale.from_list(v, f"scorer_scales_[{i}]") for i, v in enumerate(values)]
+
+
 def _positive(name, allow_none=False):
     return lambda v: check_real(v, name, low=0.0, include_low=False, allow_none=allow_none)
 
@@ -97,7 +109,13 @@ FITTED = {
     # Unknown for archives written before it was recorded.
     "n_windows_left_out_": ("n_windows_left_out_", int,
                             lambda v: check_non_negative_int(v, "n_windows_left_out_"), None),
+    # Archives written before the subsequence scorers scored with the model alone.
+    "scorer_window_": ("scorer_window_", _same,
+                       lambda v: check_positive_int(v, "scorer_window_"), None),
+    "scorer_scales_": ("scorer_scales_", _scales, _read_scales, []),
 }
+#: Prefix of the subsequence scorers' arrays in an archive: ``scorer<i>.<name>``.
+SCORER_ARRAYS = "scorer"
 
 
 def detector_state(detector):
@@ -135,7 +153,17 @@ def detector_state(detector):
             for key, (attribute, to_json, _, _) in FITTED.items()
         },
     }
-    return config, detector.model_, {TRAINING_SCORES: np.asarray(detector.training_scores_)}
+    arrays = {TRAINING_SCORES: np.asarray(detector.training_scores_)}
+    scorers = []
+    for index, scorer in enumerate(detector.scorers_):
+        params, scorer_arrays = scorer.get_state()
+        scorers.append(params)
+        arrays.update({f"{SCORER_ARRAYS}{index}.{k}": np.asarray(v)
+                       for k, v in scorer_arrays.items()})
+    # The scorers' parameters beside the learned values: their arrays are
+    # members of their own, which FITTED's one-value entries cannot hold.
+    config["scorers"] = scorers
+    return config, detector.model_, arrays
 
 
 def _check_scaler(scaler, n_features):
@@ -216,6 +244,9 @@ def _from_state(cls, config, model, arrays):
     # loaded detector's parameters describe the scores it gives.
     params.setdefault("smoothing", None)
     params.setdefault("peak_weight", 0.0)
+    params.setdefault("scorers", (RECONSTRUCTION,))
+    params.setdefault("combine", "mean")
+    params.setdefault("scorer_window", None)
     scaler = io.scaler_from_state(config["scaler"])
     try:
         strategy = io.threshold_from_state(config["threshold"])
@@ -243,8 +274,44 @@ def _from_state(cls, config, model, arrays):
             f"`feature_names_in_` holds {len(detector.feature_names_in_)} names but "
             f"`n_features_in_` is {detector.n_features_in_}."
         )
+    detector.scorers_ = _read_scorers(detector, config.get("scorers", []), arrays)
     _check_scaler(scaler, detector.n_features_in_)
     _check_model(detector, model)
     scores = check_scores(arrays[TRAINING_SCORES], TRAINING_SCORES)
     detector._set_training_scores(scores, detector.threshold_)
     return detector
+
+
+def _read_scorers(detector, states, arrays):
+    """The fitted subsequence scorers of an archive, checked against the parameters."""
+    names = [name for name in detector.scorers if name != RECONSTRUCTION]
+    if not isinstance(states, list) or len(states) != len(names):
+        raise ValueError(
+            f"`scorers` must hold the state of the scorers {names}; received {states!r:.200}."
+        )
+    expected = len(detector.scorers) if names else 0
+    if len(detector.scorer_scales_) != expected:
+        raise ValueError(
+            f"`scorer_scales_` must hold {expected} scale(s), one per scorer; received "
+            f"{len(detector.scorer_scales_)}."
+        )
+    if names and detector.scorer_window_ is None:
+        raise ValueError("`scorer_window_` is missing for the scorers " f"{names}.")
+    scorers = []
+    for index, (name, state) in enumerate(zip(names, states, strict=True)):
+        if not isinstance(state, dict) or state.get("name") != name:
+            raise ValueError(f"`scorers[{index}]` must be the state of the {name!r} scorer.")
+        prefix = f"{SCORER_ARRAYS}{index}."
+        own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        try:
+            scorer = SCORERS[name].from_state(state, own)
+        except KeyError as exc:
+            raise ValueError(f"`scorers[{index}]` lacks {exc}.") from exc
+        if scorer.window_ != detector.scorer_window_ or scorer.n_features_ != detector.n_features_in_:
+            raise ValueError(
+                f"`scorers[{index}]` was fitted on windows of {scorer.window_} steps and "
+                f"{scorer.n_features_} feature(s), not {detector.scorer_window_} and "
+                f"{detector.n_features_in_}."
+            )
+        scorers.append(scorer)
+    return scorers

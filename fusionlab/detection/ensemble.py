@@ -1,0 +1,218 @@
+"""Combining scorers: each on one robust scale, then one aggregate.
+
+The detector's scorers are its model's reconstruction error
+(``'reconstruction'``) and the subsequence scorers of
+:mod:`~fusionlab.detection.scorers` (``'discord'``, ``'isolation'``...).
+Every one describes *windows*: the reconstruction error of a point is
+averaged over the model's window centred on it (the error of that window),
+a subsequence scorer gives each window's score to its centre point.
+
+Scorers measure different things on different scales (a squared
+reconstruction error, a distance between window shapes, an isolation
+depth). Each is put on one scale learned from its *training* scores -- how
+many inter-quartile ranges a score lies above the training median, 0 at or
+below it (:class:`RobustScale`) -- so a scorer that sees nothing unusual
+stays near 0 and one that sees a clear anomaly stands out by many IQRs;
+then the scaled scores are aggregated point by point (``'mean'``, the
+default, or ``'max'``: :data:`AGGREGATORS`).
+
+Rank normalisation was measured too and does worse (it gives every scorer
+the same top scores, whether or not it sees anything): see the detector
+guide, "Several scorers".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_option
+from .scorers import available_scorers, make_scorer
+from .scoring import moving_average
+
+__all__ = ["RECONSTRUCTION", "RobustScale", "AGGREGATORS", "aggregate", "check_scorers",
+           "fit_scorers", "raw_scores", "feature_shares", "combine_contributions"]
+
+#: Name of the model's reconstruction (or forecast) error among the scorers.
+RECONSTRUCTION = "reconstruction"
+
+
+class RobustScale:
+    """``max(0, (score - median) / iqr)`` with the training scores' median and IQR.
+
+    The IQR is floored for scores that are mostly tied (a scorer whose
+    training scores are constant over half the series): then the mean
+    absolute deviation from the median, then 1.
+
+    Parameters
+    ----------
+    median, iqr : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.ensemble import RobustScale
+    >>> scale = RobustScale.fit(np.arange(101.0))     # median 50, IQR 50
+    >>> scale.transform(np.array([0.0, 50.0, 150.0])).tolist()
+    [0.0, 0.0, 2.0]
+    """
+
+    def __init__(self, median, iqr):
+        self.median = float(median)
+        self.iqr = float(iqr)
+
+    @classmethod
+    def fit(cls, scores):
+        """The scale of ``scores`` (finite, 1-D)."""
+        scores = np.asarray(scores, dtype=np.float64).ravel()
+        median = float(np.median(scores))
+        q75, q25 = np.percentile(scores, [75, 25])
+        iqr = float(q75 - q25)
+        if not iqr > 0:
+            iqr = float(np.mean(np.abs(scores - median)))
+        if not iqr > 0:
+            iqr = 1.0
+        return cls(median, iqr)
+
+    def transform(self, scores):
+        """Scaled scores, >= 0."""
+        return np.maximum((np.asarray(scores, dtype=np.float64) - self.median) / self.iqr, 0.0)
+
+    def to_list(self):
+        return [self.median, self.iqr]
+
+    @classmethod
+    def from_list(cls, values, name="scale"):
+        """Rebuild from :meth:`to_list`; ``ValueError`` naming ``name`` if malformed."""
+        if (not isinstance(values, (list, tuple)) or len(values) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+                or not all(np.isfinite(values)) or not values[1] > 0):
+            raise ValueError(
+                f"`{name}` must be [median, iqr] with a finite median and a positive iqr; "
+                f"received {values!r}."
+            )
+        return cls(*values)
+
+
+def _mean(stacked):
+    return stacked.mean(axis=0)
+
+
+def _max(stacked):
+    return stacked.max(axis=0)
+
+
+#: Aggregators of scaled scores ``(n_scorers, n_points)`` -> ``(n_points,)``.
+AGGREGATORS = {"mean": _mean, "max": _max}
+
+
+def aggregate(scaled, how="mean"):
+    """Aggregate a list of scaled score arrays point by point (:data:`AGGREGATORS`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.ensemble import aggregate
+    >>> aggregate([np.array([0.0, 4.0]), np.array([2.0, 0.0])]).tolist()
+    [1.0, 2.0]
+    >>> aggregate([np.array([0.0, 4.0]), np.array([2.0, 0.0])], "max").tolist()
+    [2.0, 4.0]
+    """
+    how = check_option(how, "combine", tuple(AGGREGATORS))
+    return AGGREGATORS[how](np.stack([np.asarray(s, dtype=np.float64) for s in scaled]))
+
+
+def check_scorers(scorers):
+    """``scorers`` as a tuple of unique registered names holding ``'reconstruction'``.
+
+    Raises
+    ------
+    TypeError
+        When ``scorers`` is not a list or tuple of strings.
+    ValueError
+        For an unknown or repeated name, or without ``'reconstruction'``.
+    """
+    if isinstance(scorers, str) or not isinstance(scorers, (list, tuple)) or not all(
+            isinstance(name, str) for name in scorers):
+        raise TypeError(
+            "`scorers` must be a list or tuple of scorer names such as "
+            f"('reconstruction', 'discord', 'isolation'); received {scorers!r}."
+        )
+    known = [RECONSTRUCTION, *available_scorers()]
+    for name in scorers:
+        if name not in known:
+            raise ValueError(f"`scorers` must hold names from {known}; received {name!r}.")
+    if len(set(scorers)) != len(scorers):
+        raise ValueError(f"`scorers` must not repeat a name; received {scorers!r}.")
+    if RECONSTRUCTION not in scorers:
+        raise ValueError(
+            f"`scorers` must include {RECONSTRUCTION!r} (the model's error, which also "
+            f"explains each point by feature); received {scorers!r}."
+        )
+    return tuple(scorers)
+
+
+def fit_scorers(names, scaled, window=None, *, min_window=8, seed=None):
+    """The fitted subsequence scorers of ``names`` and their window.
+
+    ``window=None`` takes one whole period of ``scaled``
+    (:func:`~fusionlab.detection.period.choose_scorer_window`). With
+    ``'reconstruction'`` alone there is nothing to fit: ``([], None)``.
+
+    Returns
+    -------
+    scorers : list of BaseScorer
+        In the order of ``names``, ``'reconstruction'`` left out.
+    window : int or None
+    """
+    from .period import choose_scorer_window
+
+    names = check_scorers(names)
+    if names == (RECONSTRUCTION,):
+        return [], None
+    n = scaled.shape[0]
+    window = choose_scorer_window(scaled, min_window) if window is None else int(window)
+    if n < window:
+        raise ValueError(
+            f"`X` has {n} rows, fewer than the scorers' window {window}; give more data "
+            "or a smaller `scorer_window`."
+        )
+    return [make_scorer(name).fit(scaled, window, seed=seed)
+            for name in names if name != RECONSTRUCTION], window
+
+
+def raw_scores(names, scorers, reconstruction, scaled, model_window):
+    """One raw score array per name: the window errors of the model, then each scorer's.
+
+    ``reconstruction`` is the model's per-point, per-feature error; its
+    window error is the moving average of the point errors over
+    ``model_window``.
+    """
+    fitted = iter(scorers)
+    out = []
+    for name in names:
+        if name == RECONSTRUCTION:
+            out.append(moving_average(reconstruction.sum(axis=1)[:, None], model_window)[:, 0])
+        else:
+            out.append(next(fitted).score(scaled))
+    return out
+
+
+def feature_shares(reconstruction, model_window):
+    """Each point's share per feature of the model's window error (rows sum to 1)."""
+    errors = moving_average(reconstruction, model_window)
+    total = errors.sum(axis=1, keepdims=True)
+    even = np.full_like(errors, 1.0 / errors.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, errors / np.where(total > 0, total, 1.0), even)
+
+
+def combine_contributions(raws, scales, shares, how="mean"):
+    """Per-point, per-feature contributions of the combined score.
+
+    Each raw score array is scaled (:class:`RobustScale`), the scaled
+    arrays aggregated (``how``), and the result split over the features by
+    ``shares``, so each row sums to the combined score.
+    """
+    combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)],
+                         how)
+    return combined[:, None] * shares

@@ -1,0 +1,274 @@
+"""The subsequence scorers, their combination and the detector's default ensemble."""
+
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fusionlab.datasets import SERIES_INCIDENTS, make_incident_series
+from fusionlab.detection import AnomalyDetector
+from fusionlab.detection.ensemble import (
+    RobustScale,
+    aggregate,
+    check_scorers,
+    combine_contributions,
+)
+from fusionlab.detection.period import choose_scorer_window
+from fusionlab.detection.scorers import (
+    BaseScorer,
+    DiscordScorer,
+    IsolationScorer,
+    available_scorers,
+    make_scorer,
+    register_scorer,
+    to_centres,
+)
+
+TINY = {"filters": (4,), "latent_channels": 2, "kernel_size": 3}
+
+
+def sine(n=600, period=30, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.sin(np.arange(n) * 2 * np.pi / period) + rng.normal(0, 0.02, n)
+
+
+# ------------------------------------------------------------------ scorers
+
+
+def test_discord_finds_a_changed_shape_at_a_normal_level():
+    x = sine()
+    x[300:315] = x[300]  # a stuck stretch: no value out of the usual range
+    scorer = DiscordScorer().fit(x[:, None], 30)
+    scores, points = scorer.score_parts(x[:, None])
+    assert scores.shape == (600,) and points.shape == (600, 1)
+    assert 285 <= int(np.argmax(scores)) <= 330
+    assert 290 <= int(np.argmax(points[:, 0])) <= 325
+    np.testing.assert_array_equal(scorer.score(x[:, None]), scores)
+
+
+def test_discord_scores_a_training_window_by_its_nearest_other_occurrence():
+    # Scoring the training series again gives the same scores (the window
+    # itself and its shifted copies are skipped, so they are not all 0).
+    x = sine()
+    scorer = DiscordScorer(max_reference=64).fit(x[:, None], 30)
+    again = scorer.score(x[:, None])
+    assert again.min() > 0
+    np.testing.assert_array_equal(again, scorer.score(x[:, None]))
+    assert scorer.reference_.shape[0] <= 64
+
+
+def test_isolation_finds_unusual_values():
+    x = sine()
+    x[400:405] += 3.0
+    scores = IsolationScorer(n_estimators=20).fit(x[:, None], 30, seed=0).score(x[:, None])
+    assert 385 <= int(np.argmax(scores)) <= 420
+
+
+@pytest.mark.parametrize("cls", [DiscordScorer, IsolationScorer])
+def test_scorer_state_round_trip(cls):
+    x = np.c_[sine(), sine(seed=1)]
+    scorer = cls().fit(x, 20, seed=0)
+    params, arrays = scorer.get_state()
+    json.dumps(params)  # JSON data
+    assert all(isinstance(v, np.ndarray) and v.dtype != object for v in arrays.values())
+    rebuilt = cls.from_state(params, arrays)
+    np.testing.assert_array_equal(rebuilt.score(x), scorer.score(x))
+
+
+def test_scorers_check_their_input():
+    scorer = DiscordScorer().fit(sine()[:, None], 30)
+    with pytest.raises(ValueError, match="1 feature"):
+        scorer.score(np.zeros((100, 2)))
+    with pytest.raises(ValueError, match="fewer than the window"):
+        DiscordScorer().fit(np.zeros((10, 1)), 30)
+    with pytest.raises(ValueError, match="k_distinct"):
+        DiscordScorer(k_distinct=0).fit(sine()[:, None], 30)
+
+
+def test_registry():
+    assert {"discord", "isolation"} <= set(available_scorers())
+    assert isinstance(make_scorer("discord"), DiscordScorer)
+    with pytest.raises(ValueError, match="Unknown scorer"):
+        make_scorer("nope")
+    with pytest.raises(ValueError, match="already registered"):
+        register_scorer("discord", DiscordScorer)
+    with pytest.raises(TypeError, match="BaseScorer subclass"):
+        register_scorer("new_one", int)
+
+
+def test_to_centres_places_each_window_score_on_its_centre():
+    assert to_centres(np.array([5.0, 7.0]), 5, 4).tolist() == [5.0, 5.0, 5.0, 7.0, 7.0]
+    assert issubclass(DiscordScorer, BaseScorer)
+
+
+# ----------------------------------------------------------------- ensemble
+
+
+def test_robust_scale_and_aggregate():
+    scale = RobustScale.fit(np.r_[np.zeros(50), np.arange(50.0)])
+    assert scale.median >= 0 and scale.iqr > 0
+    constant = RobustScale.fit(np.ones(10))
+    assert constant.iqr == 1.0 and constant.transform(np.array([3.0])).tolist() == [2.0]
+    assert RobustScale.from_list(scale.to_list()).to_list() == scale.to_list()
+    with pytest.raises(ValueError, match="positive iqr"):
+        RobustScale.from_list([0.0, 0.0])
+    with pytest.raises(ValueError, match="combine"):
+        aggregate([np.zeros(3)], "median")
+    shares = np.array([[0.25, 0.75], [1.0, 0.0]])
+    contributions = combine_contributions(
+        [np.array([2.0, 4.0]), np.array([6.0, 0.0])],
+        [RobustScale(0.0, 1.0), RobustScale(0.0, 2.0)], shares)
+    np.testing.assert_allclose(contributions.sum(axis=1), [2.5, 2.0])
+    np.testing.assert_allclose(contributions[0], [0.625, 1.875])
+
+
+@pytest.mark.parametrize(
+    "scorers, error, match",
+    [
+        ("discord", TypeError, "list or tuple"),
+        (("reconstruction", "nope"), ValueError, "must hold names"),
+        (("reconstruction", "discord", "discord"), ValueError, "repeat"),
+        (("discord",), ValueError, "must include 'reconstruction'"),
+    ],
+)
+def test_bad_scorers(scorers, error, match):
+    with pytest.raises(error, match=match):
+        check_scorers(scorers)
+    with pytest.raises(error, match=match):
+        AnomalyDetector(scorers=scorers).fit(np.zeros((80, 1)))
+
+
+def test_scorer_window_is_a_whole_period():
+    assert choose_scorer_window(sine(4000, 288)) == 288
+    assert choose_scorer_window(np.random.default_rng(0).normal(size=2000)) == 100
+    assert choose_scorer_window(sine(200, 100)) == 50  # at most a quarter of the series
+
+
+# ------------------------------------------------------- the default detector
+
+
+@pytest.fixture(scope="module")
+def ensemble():
+    frame = make_incident_series(n_points=720, incidents=("spike", "stuck"), random_state=0)
+    data = frame.set_index("timestamp")[["value"]]
+    det = AnomalyDetector(model="conv_autoencoder", model_params=TINY, epochs=2,
+                          robust=False, random_state=0).fit(data)
+    return det, data, frame
+
+
+def test_default_combines_three_scorers(ensemble):
+    det, data, frame = ensemble
+    assert det.scorers == ("reconstruction", "discord", "isolation")
+    assert [s.name for s in det.scorers_] == ["discord", "isolation"]
+    assert det.scorer_window_ == 24  # the daily period of an hourly series
+    assert det.smoothing_width_ == det.scorer_window_
+    assert len(det.scorer_scales_) == 3
+    scores = det.score_samples(data).to_numpy()
+    assert np.isfinite(scores).all() and (scores >= 0).all()
+    np.testing.assert_allclose(scores, det.training_scores_, rtol=1e-6)
+    explained = det.explain(data)
+    np.testing.assert_allclose(explained.sum(axis=1), scores, rtol=1e-6)
+    # Both incidents, the spike and the stuck sensor, are among the top scores.
+    top = np.argsort(scores)[-36:]
+    for kind in ("spike", "stuck"):
+        where = np.flatnonzero(frame["incident"].to_numpy() == kind)
+        assert np.any((top >= where[0] - 24) & (top <= where[-1] + 24)), kind
+
+
+def test_default_save_load_gives_identical_scores(ensemble, tmp_path):
+    det, data, _ = ensemble
+    loaded = AnomalyDetector.load(det.save(tmp_path / "ensemble.zip"))
+    np.testing.assert_array_equal(loaded.score_samples(data), det.score_samples(data))
+    assert loaded.scorer_window_ == det.scorer_window_
+    assert [s.to_list() for s in loaded.scorer_scales_] == [s.to_list() for s in det.scorer_scales_]
+
+
+def _rewrite(path, edit):
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    edit(config, members)
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_archives_before_the_scorers_load_with_the_model_alone(tmp_path):
+    x = sine(300)
+    det = AnomalyDetector(model="conv_autoencoder", model_params=TINY, epochs=1, window=10,
+                          robust=False, random_state=0, scorers=("reconstruction",),
+                          smoothing=0.015).fit(x)
+    path = det.save(tmp_path / "old.zip")
+
+    def older(config, members):
+        for name in ("scorers", "combine", "scorer_window"):
+            del config["params"][name]
+        for name in ("scorer_window_", "scorer_scales_"):
+            del config["fitted"][name]
+        del config["scorers"]
+
+    _rewrite(path, older)
+    loaded = AnomalyDetector.load(path)
+    assert loaded.scorers == ("reconstruction",) and loaded.scorers_ == []
+    np.testing.assert_array_equal(loaded.score_samples(x), det.score_samples(x))
+
+
+def test_tampered_scorer_state_is_refused(ensemble, tmp_path):
+    det, _, _ = ensemble
+    path = det.save(tmp_path / "t.zip")
+
+    def drop_scale(config, members):
+        config["fitted"]["scorer_scales_"] = config["fitted"]["scorer_scales_"][:2]
+
+    _rewrite(path, drop_scale)
+    with pytest.raises(ValueError, match="scorer_scales_"):
+        AnomalyDetector.load(path)
+    path = det.save(tmp_path / "u.zip")
+
+    def bad_reference(config, members):
+        import io as _io
+        buffer = _io.BytesIO()
+        np.save(buffer, np.full((3, 3), np.nan, dtype=np.float32))
+        members["scorer0.reference.npy"] = buffer.getvalue()
+
+    _rewrite(path, bad_reference)
+    with pytest.raises(ValueError, match="reference"):
+        AnomalyDetector.load(path)
+
+
+def test_bad_ensemble_parameters():
+    x = np.zeros((80, 1))
+    with pytest.raises(ValueError, match="combine"):
+        AnomalyDetector(combine="median").fit(x)
+    with pytest.raises(ValueError, match="scorer_window"):
+        AnomalyDetector(scorer_window=0).fit(x)
+    with pytest.raises(TypeError, match="`smoothing` must be a number.*'windows'"):
+        AnomalyDetector(smoothing="windows").fit(x)
+
+
+# --------------------------------------------------------------- generator
+
+
+def test_incident_series():
+    frame = make_incident_series(random_state=0)
+    assert len(frame) == 1440 and frame["timestamp"].diff().dropna().eq(pd.Timedelta("1h")).all()
+    sizes = frame.groupby("incident").size()
+    assert sizes["spike"] == 3 and sizes["level_shift"] == 48 and sizes["drop"] == 12
+    assert sizes["stuck"] == 48
+    assert set(frame.loc[frame["label"] == 1, "incident"]) == set(SERIES_INCIDENTS)
+    stuck = frame.loc[frame["incident"] == "stuck", "value"]
+    normal = frame.loc[frame["label"] == 0, "value"]
+    assert stuck.nunique() == 1 and normal.min() < stuck.iloc[0] < normal.max()
+    drop = frame.loc[frame["incident"] == "drop", "value"]
+    assert drop.max() < normal.min()
+    clean = make_incident_series(incidents=(), random_state=0)
+    assert clean["label"].sum() == 0
+    with pytest.raises(ValueError, match="incidents"):
+        make_incident_series(incidents=("fire",))
+    with pytest.raises(ValueError, match="too small"):
+        make_incident_series(n_points=100)
+    with pytest.raises(TypeError, match="None"):
+        make_incident_series(incidents=None)
