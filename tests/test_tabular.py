@@ -68,6 +68,21 @@ def if_detector(frame):
                                   random_state=0, n_estimators=50).train(frame)
 
 
+# The models' own scores and blames, without the sanity signals (what every
+# detector gave before format 5): the tests of the models' mechanics use them.
+@pytest.fixture(scope="module")
+def ae_raw(frame):
+    return TabularAnomalyDetector(threshold_percentile=98, sanity_checks=False,
+                                  **SMALL).train(frame, **FAST)
+
+
+@pytest.fixture(scope="module")
+def if_raw(frame):
+    return TabularAnomalyDetector(method="isolation_forest", threshold_percentile=98,
+                                  random_state=0, n_estimators=50,
+                                  sanity_checks=False).train(frame)
+
+
 # -- column typing -------------------------------------------------------------
 def test_infer_column_types_covers_every_kind():
     n = 40
@@ -266,8 +281,8 @@ def test_learned_attributes(ae_detector, frame):
     assert det.predict(frame).sum() == (scores > det.threshold_).sum()
 
 
-def test_blame_is_summed_back_to_source_columns(ae_detector, frame):
-    det = ae_detector
+def test_blame_is_summed_back_to_source_columns(ae_raw, frame):
+    det = ae_raw
     anomalies = det.detect_anomalies(frame)
     assert anomalies and anomalies[0]["row_index"] == 5
     assert anomalies[0]["anomalous_features"][0]["feature_name"] == "amount"
@@ -329,8 +344,8 @@ def test_unseen_categories_missing_and_extra_columns(ae_detector, frame):
         det.score(frame.iloc[:5].assign(bonus=1))
 
 
-def test_isolation_forest_path(if_detector, frame):
-    det = if_detector
+def test_isolation_forest_path(if_raw, frame):
+    det = if_raw
     assert det.method_ == "isolation_forest" and det.history_ == {}
     assert isinstance(det.preprocessor_, ForestPreprocessor)
     assert det.model_.max_samples_ == len(frame)  # below FOREST_MAX_SAMPLES
@@ -580,7 +595,7 @@ def test_training_settings_are_parameters(frame):
         50, 32, 0.2)
 
 
-@pytest.mark.parametrize("name", ["ae_detector", "if_detector"])
+@pytest.mark.parametrize("name", ["ae_raw", "if_raw"])
 def test_detect_lists_row_records(request, frame, name):
     det = request.getfixturevalue(name)
     records = det.detect(frame)
@@ -649,8 +664,8 @@ def test_detect_with_a_date_index(if_detector, frame):
         if_detector.detect(df.iloc[:0]), AnomalyList)
 
 
-def test_a_row_without_blame_gets_equal_shares(if_detector, frame):
-    det = copy.copy(if_detector)
+def test_a_row_without_blame_gets_equal_shares(if_raw, frame):
+    det = copy.copy(if_raw)
     det.threshold_ = -np.inf  # every row is flagged
     median_row = frame.iloc[[0]].assign(amount=frame["amount"].median(),
                                         age=frame["age"].median())
@@ -692,9 +707,9 @@ def _as_old_layout(folder, fmt):
     return config
 
 
-def test_format_2_save_loads_without_training_scores(tmp_path, ae_detector, frame):
+def test_format_2_save_loads_without_training_scores(tmp_path, ae_raw, frame):
     # Format 2 pickled isolation forests (refused now): its autoencoder saves load.
-    det = ae_detector
+    det = ae_raw
     det.save(tmp_path)
     config = _as_old_layout(tmp_path, 2)
     assert (tmp_path / "training_scores.npy").is_file()

@@ -37,12 +37,16 @@ from .forest_encoding import ForestPreprocessor
 from .isolation_trees import IsolationTrees
 from .preprocessing import TabularPreprocessor
 from .save_folder import read_config, saved_file, write_folder
+from .signals import FLOOR, SanitySignals, Tail
 
 __all__ = ["TabularAnomalyDetector", "to_json_value"]
 
 METHODS = ("autoencoder", "isolation_forest")
 _MIN_TRAIN_ROWS = 10
-_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/4"
+_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/5"
+# Version 4 held no sanity signals nor calibration tails: such a detector
+# scores as it did (the model's score alone).
+_V4_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/4"
 # Version 3 pickled the isolation forest (refused) and used fixed file names.
 # Version 2 held no training scores (they load as None). Version 1 differed
 # from 2 only in the isolation forest's encoding. Their autoencoder
@@ -50,6 +54,9 @@ _FORMAT = "fusionlab.tabular.TabularAnomalyDetector/4"
 _V3_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/3"
 _V2_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/2"
 _OLD_FORMAT = "fusionlab.tabular.TabularAnomalyDetector/1"
+#: Seed used when ``random_state`` is not given: two fits on the same data
+#: give the same detector.
+DEFAULT_RANDOM_STATE = 0
 #: Most training rows each isolation tree is grown on (``max_samples``).
 FOREST_MAX_SAMPLES = 16384
 # Fixed file names of formats 1 to 3.
@@ -86,6 +93,13 @@ def to_json_value(value):
     if isinstance(value, _dt.datetime | _dt.date | _dt.time):
         return value.isoformat()
     return str(value)
+
+
+def _iqr(values):
+    """Inter-quartile range of ``values``, or their range where it is 0."""
+    values = np.asarray(values, dtype="float64")
+    q0, q25, q75, q100 = np.quantile(values, [0.0, 0.25, 0.75, 1.0])
+    return float(q75 - q25) if q75 > q25 else float(q100 - q0)
 
 
 def _import_autoencoder():
@@ -303,10 +317,11 @@ class TabularAnomalyDetector(BaseDetector):
     """
 
     def __init__(self, encoding_dim=8, hidden_units=(64, 32), threshold_percentile=95,
-                 method="autoencoder", random_state=None, *, activation="tanh",
+                 method="autoencoder", random_state=DEFAULT_RANDOM_STATE, *,
+                 activation="tanh",
                  input_dropout=0.2, learning_rate=1e-3, epochs=50, batch_size=32,
                  validation_split=0.2, n_estimators=200, max_categories=50, clip=20.0,
-                 column_types=None, top_features=3, verbose=0):
+                 column_types=None, top_features=3, sanity_checks=True, verbose=0):
         # Only stored, unchanged, so that get_params/set_params/clone work;
         # `fit` checks them all.
         self.encoding_dim = encoding_dim
@@ -325,6 +340,7 @@ class TabularAnomalyDetector(BaseDetector):
         self.clip = clip
         self.column_types = column_types
         self.top_features = top_features
+        self.sanity_checks = sanity_checks
         self.verbose = verbose
 
     # -- checks -------------------------------------------------------------
@@ -362,6 +378,9 @@ class TabularAnomalyDetector(BaseDetector):
             raise TypeError("`column_types` must be a dict {column: type} or None; "
                             f"received {type(self.column_types).__name__}.")
         check_positive_int(self.top_features, "top_features")
+        if not isinstance(self.sanity_checks, bool | np.bool_):
+            raise TypeError("`sanity_checks` must be True or False; received "
+                            f"{self.sanity_checks!r}.")
         check_non_negative_int(self.verbose, "verbose")
         return method, {
             "epochs": check_positive_int(
@@ -475,7 +494,8 @@ class TabularAnomalyDetector(BaseDetector):
         self.column_notes_ = notes
         self.preprocessor_ = preprocessor
         self.encoded_feature_names_ = list(preprocessor.feature_names_out_)
-        scores, _ = self._score_matrix(X)
+        self._fit_calibration(frame, X)
+        scores, _ = self._scores_and_blame(frame, X)
         self._set_training_scores(
             scores, np.percentile(scores, float(self.threshold_percentile)))
         self.model_id_ = self._compute_model_id()
@@ -509,6 +529,18 @@ class TabularAnomalyDetector(BaseDetector):
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         return model
 
+    def _fit_calibration(self, frame, X):
+        """Fit the sanity signals and the tails that put scores in nats."""
+        self.signals_ = self.score_tail_ = self.column_tail_ = None
+        if not self.sanity_checks:
+            return  # the model's own score and blame
+        raw, columns = self._model_scores(X)
+        self.score_tail_ = Tail(0.05 * _iqr(raw)).fit(raw)
+        if self.method_ == "autoencoder":
+            floor = np.array([0.05 * _iqr(c) for c in columns.T])
+            self.column_tail_ = Tail(floor).fit(columns)
+        self.signals_ = SanitySignals(self.column_types_).fit(frame)
+
     def _set_error_scale(self, X):
         errors = np.square(X - self._reconstruct(X))
         mean = errors.mean(axis=0)
@@ -526,6 +558,12 @@ class TabularAnomalyDetector(BaseDetector):
         digest.update(json.dumps(self.preprocessor_.to_dict(), sort_keys=True,
                                  default=str).encode())
         digest.update(repr(float(self.threshold_)).encode())
+        calibration = {
+            name: getattr(self, name).to_dict()
+            for name in ("signals_", "score_tail_", "column_tail_")
+            if getattr(self, name, None) is not None}
+        if calibration:
+            digest.update(json.dumps(calibration, sort_keys=True).encode())
         if self.method_ == "autoencoder":
             arrays = list(self.model_.get_weights()) + [self.feature_error_scale_]
         else:
@@ -559,13 +597,14 @@ class TabularAnomalyDetector(BaseDetector):
             df = df.assign(**{c: (pd.NaT if fill[c] is None else fill[c])
                               for c in missing})
         frame = coerce_frame(df, self.column_types_, name="df")
-        return self.preprocessor_.transform(frame)
+        return frame, self.preprocessor_.transform(frame)
 
     def _score_matrix(self, X):
-        """Return row scores and per-encoded-feature errors (both float64).
+        """Return the model's row scores and per-encoded-feature errors (float64).
 
         For the isolation forest the "errors" are already the per-column
-        blame shares.
+        blame shares. These are the scores of a detector without
+        calibration (``sanity_checks=False``, or saved before format 5).
         """
         if self.method_ == "autoencoder":
             errors = np.square(X - self._reconstruct(X)) / self.feature_error_scale_
@@ -586,6 +625,42 @@ class TabularAnomalyDetector(BaseDetector):
             membership[j, columns.index(src)] = 1.0
         return errors @ membership, columns
 
+    def _model_scores(self, X):
+        """The model's row scores and its per-column errors (in column order).
+
+        The autoencoder's: the mean normalised squared error and each
+        column's summed normalised errors; the isolation forest's: its
+        anomaly score and each column's share of the row's deviations.
+        """
+        scores, errors = self._score_matrix(X)
+        return scores, self._column_errors(errors)[0]
+
+    def _scores_and_blame(self, frame, X):
+        """Return row scores and per-column blames (both float64).
+
+        A detector saved before format 5 has no calibration: its score is
+        the model's and its blame the model's per-column errors. Otherwise
+        the model's score is turned into a surprise in nats by
+        ``score_tail_`` and only its excess over :data:`~fusionlab.tabular.signals.FLOOR`
+        counts, added to the sanity signals' score
+        (:meth:`~fusionlab.tabular.signals.SanitySignals.row_score`); a
+        column's blame is its signals' evidence plus its share of the
+        model's excess (the autoencoder's shares are each column's error
+        as a surprise against that column's own training errors, by
+        ``column_tail_``).
+        """
+        raw, columns = self._model_scores(X)
+        if getattr(self, "score_tail_", None) is None:
+            return raw, columns
+        if self.column_tail_ is not None:
+            columns = self.column_tail_.surprise(columns)
+        total = columns.sum(axis=1, keepdims=True)
+        shares = np.divide(columns, total, out=np.zeros_like(columns), where=total > 0)
+        excess = np.maximum(0.0, self.score_tail_.surprise(raw) - FLOOR)
+        scores, blame = excess, excess[:, None] * shares
+        S = self.signals_.transform(frame)
+        return scores + self.signals_.row_score(S), blame + self.signals_.row_evidence(S)
+
     def _prepare(self, df):
         self._check_fitted()
         return check_frame(df, allow_empty=True)
@@ -594,7 +669,7 @@ class TabularAnomalyDetector(BaseDetector):
         """Scores of the rows of an already checked frame."""
         if len(df) == 0:
             return np.empty(0, dtype="float64")
-        scores, _ = self._score_matrix(self._encode(df))
+        scores, _ = self._scores_and_blame(*self._encode(df))
         return scores
 
     def score_samples(self, df) -> np.ndarray:
@@ -682,8 +757,8 @@ class TabularAnomalyDetector(BaseDetector):
         anomalies = AnomalyList()
         if len(df) == 0:
             return anomalies
-        scores, errors = self._score_matrix(self._encode(df))
-        col_errors, columns = self._column_errors(errors)
+        scores, col_errors = self._scores_and_blame(*self._encode(df))
+        columns = list(self.column_types_)
         reference = self._severity_reference()
         excess = self.threshold_ - reference
         k = min(self.top_features, len(columns))
@@ -809,6 +884,11 @@ class TabularAnomalyDetector(BaseDetector):
             "column_notes_": self.column_notes_,
             "preprocessor": self.preprocessor_.to_dict(),
             "history_": self.history_,
+            "signals_": None if self.signals_ is None else self.signals_.to_dict(),
+            "score_tail_": (None if self.score_tail_ is None
+                            else self.score_tail_.to_dict()),
+            "column_tail_": (None if self.column_tail_ is None
+                             else self.column_tail_.to_dict()),
         }
         if self.method_ == "autoencoder":
             config["feature_error_scale_"] = self.feature_error_scale_.tolist()
@@ -865,7 +945,7 @@ class TabularAnomalyDetector(BaseDetector):
                  else check_positive_int(max_model_bytes, "max_model_bytes"))
         source = str(config_file)
         fmt = config.get("format")
-        if fmt not in (_FORMAT, _V3_FORMAT, _V2_FORMAT, _OLD_FORMAT):
+        if fmt not in (_FORMAT, _V4_FORMAT, _V3_FORMAT, _V2_FORMAT, _OLD_FORMAT):
             raise ValueError(f"{config_file} is not a saved TabularAnomalyDetector "
                              f"(expected format {_FORMAT!r}).")
 
@@ -878,7 +958,7 @@ class TabularAnomalyDetector(BaseDetector):
         method = get("method_")
         if method not in METHODS:
             _stored.fail(where("method_"), f"one of {METHODS}", method)
-        if fmt != _FORMAT and method == "isolation_forest":
+        if fmt not in (_FORMAT, _V4_FORMAT) and method == "isolation_forest":
             raise ValueError(
                 f"{config_file} holds an isolation forest saved by an older fusionlab "
                 f"(format {fmt.rsplit('/', 1)[1]}), which pickled it to "
@@ -920,7 +1000,7 @@ class TabularAnomalyDetector(BaseDetector):
         n_encoded = len(self.encoded_feature_names_)
         self.history_ = cls._stored_history(get("history_"), where("history_"))
         self.feature_error_scale_ = None
-        if fmt == _FORMAT:
+        if fmt in (_FORMAT, _V4_FORMAT):
             stem, suffix = (("autoencoder", ".keras") if method == "autoencoder"
                             else ("isolation_forest", ".npz"))
             model_file = saved_file(path, config, config_file, "model", stem, suffix)
@@ -940,7 +1020,8 @@ class TabularAnomalyDetector(BaseDetector):
                     f"{model_file} holds trees of {self.model_.n_features_in_} features; "
                     f"{config_file} encodes {n_encoded}: the files do not belong together.")
         scores = None
-        if fmt == _FORMAT and "training_scores" in _stored.field(config, "files", source):
+        if (fmt in (_FORMAT, _V4_FORMAT)
+                and "training_scores" in _stored.field(config, "files", source)):
             scores = cls._load_scores(saved_file(
                 path, config, config_file, "training_scores", "training_scores", ".npy"),
                 limit)
@@ -952,11 +1033,12 @@ class TabularAnomalyDetector(BaseDetector):
             self.threshold_ = threshold
             self.training_scores_ = None
             self.labels_ = None
-        if fmt in (_FORMAT, _V3_FORMAT):
+        self._load_calibration(config, fmt, source, n_encoded)
+        if fmt in (_FORMAT, _V4_FORMAT, _V3_FORMAT):
             self.model_id_ = _stored.text(get("model_id_"), where("model_id_"))
         else:
             self.model_id_ = self._compute_model_id()
-        if fmt == _FORMAT:
+        if fmt in (_FORMAT, _V4_FORMAT):
             digest = _stored.text(get("state_digest"), where("state_digest"))
             if digest != self._compute_model_id():
                 raise ValueError(
@@ -964,6 +1046,47 @@ class TabularAnomalyDetector(BaseDetector):
                     f"files of {path} were changed or mixed with another save's. "
                     "Save the detector again.")
         return self
+
+    def _load_calibration(self, config, fmt, source, n_encoded):
+        """The signals and tails of a format-5 save (None before: the model's score)."""
+        self.signals_ = self.score_tail_ = self.column_tail_ = None
+        if fmt != _FORMAT:
+            # Saved without the sanity signals: it scores as it did.
+            self.sanity_checks = False
+            return
+
+        def get(name):
+            return _stored.field(config, name, source)
+
+        signals = get("signals_")
+        score_tail, column_tail = get("score_tail_"), get("column_tail_")
+        if not self.sanity_checks:
+            for name, value in (("signals_", signals), ("score_tail_", score_tail),
+                                ("column_tail_", column_tail)):
+                if value is not None:
+                    _stored.fail(_stored.at(source, name),
+                                 "null (params.sanity_checks is false)", value)
+            return
+        if signals is not None:
+            self.signals_ = SanitySignals.from_dict(signals, source=source,
+                                                    prefix="signals_")
+            if self.signals_.column_types != self.column_types_:
+                _stored.fail(_stored.at(source, "signals_.column_types"),
+                             f"the column types of 'column_types_' {self.column_types_}",
+                             self.signals_.column_types)
+        else:
+            _stored.fail(_stored.at(source, "signals_"),
+                         "the sanity signals (params.sanity_checks is true)", signals)
+        self.score_tail_ = Tail.from_dict(score_tail, source=source,
+                                          prefix="score_tail_", n_signals=1)
+        if (column_tail is None) != (self.method_ != "autoencoder"):
+            _stored.fail(_stored.at(source, "column_tail_"),
+                         "the columns' error tails" if self.method_ == "autoencoder"
+                         else "null (isolation forest)", column_tail)
+        if column_tail is not None:
+            self.column_tail_ = Tail.from_dict(column_tail, source=source,
+                                               prefix="column_tail_",
+                                               n_signals=len(self.column_types_))
 
     @classmethod
     def _stored_params(cls, params, source):
