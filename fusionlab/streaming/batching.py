@@ -1,0 +1,217 @@
+"""Micro-batching: the windows of many series scored together.
+
+Windows from any series wait in one queue; a model call takes ``batch_size``
+of them (a short last batch is padded to that size, so the compiled predict
+function keeps one input shape and is traced once). A batch runs as soon as
+it is full, or when its oldest window has waited ``max_delay_ms`` (or when
+the caller forces it). The subsequence scorers' windows are scored in the
+same pass, one call per scorer. Each series gets its windows' results back
+in order.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import numpy as np
+
+from ..detection.scoring import NON_FINITE_ERROR
+
+__all__ = ["MicroBatcher", "squared_errors", "predict_padded"]
+
+
+def squared_errors(target, output):
+    """``(target - output) ** 2`` in float32, never inf or NaN.
+
+    The detector's rule (:data:`~fusionlab.detection.scoring.NON_FINITE_ERROR`):
+    squares that overflow float32 are computed again in float64, and an
+    output that is not finite gets ``NON_FINITE_ERROR``.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        squared = np.square(target - output)
+    bad = ~np.isfinite(squared)
+    if not bad.any():
+        return squared
+    squared = squared.astype(np.float64)
+    exact = np.square(target[bad].astype(np.float64) - output[bad].astype(np.float64))
+    squared[bad] = np.where(np.isfinite(exact), exact, NON_FINITE_ERROR)
+    return squared
+
+
+def predict_padded(model, inputs, batch_size):
+    """``model.predict_on_batch`` on ``inputs`` padded (last row repeated) to ``batch_size`` rows."""
+    first = inputs[0] if isinstance(inputs, list) else inputs
+    rows = first.shape[0]
+    missing = batch_size - rows
+    if missing > 0:
+        def pad(x):
+            return np.concatenate([x, np.repeat(x[-1:], missing, axis=0)])
+
+        inputs = [pad(x) for x in inputs] if isinstance(inputs, list) else pad(inputs)
+    output = np.asarray(model.predict_on_batch(inputs))
+    return output[:rows]
+
+
+class MicroBatcher:
+    """The queue of windows waiting for a shared model call (see the module).
+
+    Parameters
+    ----------
+    batch_size : int
+    max_delay_ms : float
+    """
+
+    def __init__(self, batch_size, max_delay_ms):
+        self.batch_size = int(batch_size)
+        self.max_delay = float(max_delay_ms) / 1000.0
+        self.model_jobs = collections.deque()    # (key, starts, spans, deltas)
+        self.scorer_jobs = collections.deque()   # (key, starts, windows)
+        self.n_model = 0
+        self.n_scorer = 0
+        self.oldest = None
+        self.calls = 0
+
+    @property
+    def pending(self):
+        return self.n_model + self.n_scorer
+
+    def add_model(self, key, starts, spans, deltas):
+        self.model_jobs.append((key, starts, spans, deltas))
+        self.n_model += starts.size
+        self._stamp()
+
+    def add_scorer(self, key, starts, windows):
+        self.scorer_jobs.append((key, starts, windows))
+        self.n_scorer += starts.size
+        self._stamp()
+
+    def _stamp(self):
+        if self.oldest is None:
+            self.oldest = time.monotonic()
+
+    def wait_time(self, now=None):
+        """Seconds until the waiting windows are due (0: now; None: nothing waits)."""
+        if self.pending == 0:
+            return None
+        if self.n_model >= self.batch_size or self.max_delay == 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        return max(0.0, self.oldest + self.max_delay - now)
+
+    def timed_out(self, now=None):
+        """True when the oldest waiting window has waited ``max_delay_ms``."""
+        if self.pending == 0:
+            return False
+        if self.max_delay == 0:
+            return True
+        now = time.monotonic() if now is None else now
+        return now - self.oldest >= self.max_delay
+
+    def run(self, model, scorers, window, horizon, force=False):
+        """Score the full batches, and the rest when it waited long enough or ``force``.
+
+        Returns
+        -------
+        model_results : list of (key, starts, squared_errors)
+        scorer_results : list of (key, starts, scores of shape (b, n_scorers))
+        """
+        due = force or self.timed_out()
+        model_results = []
+        while self.n_model >= self.batch_size or (due and self.n_model):
+            model_results.extend(self._model_batch(model, window, horizon))
+        scorer_results = []
+        if self.n_scorer and (due or model_results):
+            scorer_results = self._scorer_pass(scorers)
+        if self.pending == 0:
+            self.oldest = None
+        elif model_results or scorer_results:
+            self.oldest = time.monotonic()
+        return model_results, scorer_results
+
+    def _model_batch(self, model, window, horizon):
+        pieces, room = [], self.batch_size
+        while room and self.model_jobs:
+            key, starts, spans, deltas = self.model_jobs[0]
+            take = min(room, starts.size)
+            if take == starts.size:
+                self.model_jobs.popleft()
+            else:
+                self.model_jobs[0] = (key, starts[take:], spans[take:],
+                                      None if deltas is None else deltas[take:])
+                starts, spans = starts[:take], spans[:take]
+                deltas = None if deltas is None else deltas[:take]
+            pieces.append((key, starts, spans, deltas))
+            room -= take
+        self.n_model -= self.batch_size - room
+        inputs = np.concatenate([spans[:, :window] for _, _, spans, _ in pieces])
+        if pieces[0][3] is not None:
+            inputs = [inputs, np.concatenate([deltas for *_, deltas in pieces])]
+        output = predict_padded(model, inputs, self.batch_size)
+        self.calls += 1
+        if output.ndim == 2:
+            output = output[:, None, :]
+        results, row = [], 0
+        for key, starts, spans, _ in pieces:
+            target = spans[:, window:] if horizon else spans
+            part = output[row: row + starts.size]
+            row += starts.size
+            if part.shape != target.shape:
+                raise ValueError(f"The model returned shape {part.shape} for windows of shape "
+                                 f"{spans[:, :window].shape}; expected {target.shape}.")
+            results.append((key, starts, squared_errors(target, part)))
+        return results
+
+    def _scorer_pass(self, scorers):
+        jobs = list(self.scorer_jobs)
+        self.scorer_jobs.clear()
+        self.n_scorer = 0
+        windows = np.concatenate([w for _, _, w in jobs])
+        scores = np.column_stack([window_scores(scorer, windows) for scorer in scorers])
+        results, row = [], 0
+        for key, starts, _ in jobs:
+            results.append((key, starts, scores[row: row + starts.size]))
+            row += starts.size
+        return results
+
+    # ----------------------------------------------------------------- state
+    def get_state(self, key_index):
+        """Waiting windows as arrays (``key_index`` maps series keys to numbers)."""
+        arrays, params = {}, {"model_jobs": [], "scorer_jobs": []}
+        for i, (key, starts, spans, deltas) in enumerate(self.model_jobs):
+            params["model_jobs"].append(key_index[key])
+            arrays[f"model{i}.starts"], arrays[f"model{i}.spans"] = starts, spans
+            if deltas is not None:
+                arrays[f"model{i}.deltas"] = deltas
+        for i, (key, starts, windows) in enumerate(self.scorer_jobs):
+            params["scorer_jobs"].append(key_index[key])
+            arrays[f"scorer{i}.starts"] = starts
+            arrays[f"scorer{i}.windows"] = np.ascontiguousarray(windows)
+        return params, arrays
+
+    def set_state(self, params, arrays, keys):
+        self.model_jobs.clear()
+        self.scorer_jobs.clear()
+        self.n_model = self.n_scorer = 0
+        for i, number in enumerate(params["model_jobs"]):
+            deltas = arrays.get(f"model{i}.deltas")
+            self.add_model(keys[number], np.asarray(arrays[f"model{i}.starts"], dtype=np.int64),
+                           np.asarray(arrays[f"model{i}.spans"], dtype=np.float32),
+                           None if deltas is None else np.asarray(deltas, dtype=np.float32))
+        for i, number in enumerate(params["scorer_jobs"]):
+            self.add_scorer(keys[number], np.asarray(arrays[f"scorer{i}.starts"], dtype=np.int64),
+                            np.asarray(arrays[f"scorer{i}.windows"], dtype=np.float64))
+
+
+def window_scores(scorer, windows):
+    """Raw scores of a batch of windows ``(b, window, f)`` by a fitted subsequence scorer.
+
+    A scorer's public :meth:`~fusionlab.detection.scorers.BaseScorer.score`
+    takes one contiguous series; windows of many series need the per-window
+    score, which scorers give as ``score_windows`` when they have it, else
+    through their ``_score`` (the method ``score`` itself calls).
+    """
+    public = getattr(scorer, "score_windows", None)
+    if public is not None:
+        return np.asarray(public(windows), dtype=np.float64)
+    return np.asarray(scorer._score(windows), dtype=np.float64)

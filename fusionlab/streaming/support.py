@@ -1,0 +1,179 @@
+"""Which detectors the streaming scorer follows exactly, and the proof on each.
+
+The streaming scorer re-implements the detector's scoring stages
+incrementally (:mod:`~fusionlab.streaming.stages`); a detector scored
+otherwise -- a stage added to ``AnomalyDetector`` later, a subclass that
+scores its own way, a scaler that is not row-wise -- would be scored
+*differently*, silently. So every detector is checked before it is
+streamed (:func:`check_supported`):
+
+1. its configuration is one the stages know (the model's error, the
+   ``'discord'``/``'isolation'``-style subsequence scorers combined by
+   ``'mean'`` or ``'max'``, the smoothing, the threshold);
+2. a probe series is scored both ways -- ``explain`` on the whole series,
+   and the streaming stages point chunk by point chunk -- and the
+   contributions must agree (:data:`PROBE_RTOL`).
+
+A detector that fails either is refused with
+:class:`StreamingUnsupportedError`, saying what differs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .batching import predict_padded, window_scores
+from .pipeline import SeriesPipeline, Spec
+
+__all__ = ["StreamingUnsupportedError", "check_supported", "score_offline", "PROBE_RTOL"]
+
+#: Largest difference allowed between the probe's streamed and batch
+#: contributions, relative to their largest value (the windows are scored
+#: in other batches, which changes float32 results in their last bits).
+PROBE_RTOL = 1e-5
+#: The finishing steps of combined scores the stages know (``Spec.finish``).
+FINISHES = ("plain", "squared")
+
+
+class StreamingUnsupportedError(ValueError):
+    """The detector scores in a way the streaming scorer does not reproduce."""
+
+
+_KNOWN_COMBINE = ("mean", "max")
+
+
+def _check_config(detector):
+    from sklearn.utils.validation import check_is_fitted
+
+    from ..detection import AnomalyDetector
+
+    if not isinstance(detector, AnomalyDetector):
+        raise TypeError(f"`detector` must be a fitted fusionlab.detection.AnomalyDetector; "
+                        f"received {type(detector).__name__}.")
+    check_is_fitted(detector, ("model_", "threshold_"))
+    if not np.isfinite(detector.threshold_):
+        raise StreamingUnsupportedError(f"The detector's threshold is {detector.threshold_!r}; "
+                                        "a stream needs a finite one.")
+    scales = getattr(detector, "scorer_scales_", None) or []
+    if scales:
+        combine = getattr(detector, "combine", "mean")
+        if combine not in _KNOWN_COMBINE:
+            raise StreamingUnsupportedError(
+                f"The detector combines its scorers with {combine!r}; streaming follows "
+                f"{list(_KNOWN_COMBINE)} only.")
+        names = list(detector.scorers)
+        if len(scales) != len(names) or len(detector.scorers_) != len(names) - 1:
+            raise StreamingUnsupportedError(
+                f"The detector's scorers {names} do not match its fitted scales and scorers.")
+
+
+def check_supported(detector, *, top_k=3, max_event_length=1024, max_hold=256,
+                    batch_size=256):
+    """The :class:`~fusionlab.streaming.pipeline.Spec` of a detector the stream reproduces.
+
+    Raises
+    ------
+    TypeError
+        When ``detector`` is not a fitted ``AnomalyDetector``.
+    StreamingUnsupportedError
+        When its configuration is unknown to the streaming stages, or its
+        probe series streams to other contributions than ``explain`` gives.
+    """
+    _check_config(detector)
+    spec = Spec.from_detector(detector, top_k=top_k, max_event_length=max_event_length,
+                              max_hold=max_hold, queue=batch_size)
+    rows, stamps = _probe_series(spec)
+    expected = detector.explain(rows, timestamps=stamps).to_numpy(dtype=np.float64)
+    scale = max(float(np.abs(expected).max()), abs(spec.threshold), 1e-12)
+    # The last step on combined scores changed while the scorers were added
+    # (issue 18); the probe tells which of the known ones this detector takes.
+    finishes = FINISHES if spec.scales else FINISHES[:1]
+    failures = []
+    for finish in finishes:
+        spec.finish = finish
+        streamed = score_offline(spec, rows, stamps, chunks=(1, 7, 64), batch_size=batch_size)
+        if streamed.shape != expected.shape:
+            failures.append(f"{finish}: {streamed.shape} contributions, not {expected.shape}")
+            continue
+        difference = np.abs(streamed - expected)
+        worst = float(difference.max()) / scale
+        if worst <= PROBE_RTOL:
+            return spec
+        point = int(np.unravel_index(np.argmax(difference), expected.shape)[0])
+        failures.append(f"{worst:.3g} of the largest (first at point {point}) with the "
+                        f"{finish!r} finish")
+    raise StreamingUnsupportedError(
+        f"The detector scores in a way the streaming stages do not reproduce: on a probe "
+        f"series of {rows.shape[0]} points their contributions differ by "
+        f"{'; '.join(failures)} (tolerated {PROBE_RTOL:g}). Its scoring (scorers "
+        f"{list(getattr(detector, 'scorers', ['reconstruction']))}, smoothing width "
+        f"{spec.smoothing_width}) has a stage fusionlab.streaming does not follow.")
+
+
+def _probe_series(spec):
+    """A random series in the detector's units, long enough for every stage."""
+    rng = np.random.default_rng(12345)
+    n = max(4 * (spec.span + spec.delay + (spec.scorer_window or 0)), 240)
+    scaled = rng.normal(size=(n, spec.n_features))
+    scaled[n // 2: n // 2 + 4] += 6.0  # one event, so large errors pass through too
+    rows = scaled
+    if spec.scaler is not None and hasattr(spec.scaler, "inverse_transform"):
+        rows = np.asarray(spec.scaler.inverse_transform(scaled), dtype=np.float64)
+    stamps = None
+    if spec.time_aware and spec.time_scale:
+        gaps = spec.time_scale * rng.choice([1.0, 1.0, 1.0, 2.0, 3.0], size=n)
+        stamps = np.cumsum(gaps)
+    return rows, stamps
+
+
+def score_now(pipeline, spec, batch_size):
+    """Score every window the pipeline has cut (direct model calls, no queue)."""
+    model = spec.detector.model_
+    cut = pipeline.model_windows()
+    if cut is not None:
+        starts, spans, deltas = cut
+        for lo in range(0, starts.size, batch_size):
+            piece = slice(lo, lo + batch_size)
+            inputs = spans[piece, : spec.window]
+            if deltas is not None:
+                inputs = [inputs, deltas[piece]]
+            output = predict_padded(model, inputs, batch_size)
+            if output.ndim == 2:
+                output = output[:, None, :]
+            from .batching import squared_errors
+
+            target = spans[piece, spec.window:] if spec.horizon else spans[piece]
+            pipeline.add_model_errors(starts[piece], squared_errors(target, output))
+    windows = pipeline.scorer_windows()
+    if windows is not None:
+        starts, w = windows
+        scores = np.column_stack([window_scores(s, w) for s in spec.scorers])
+        pipeline.add_scorer_scores(starts, scores)
+
+
+def score_offline(spec, rows, stamps=None, chunks=(1,), batch_size=256):
+    """Stream ``rows`` through a fresh pipeline in chunks of the given sizes (cycled); flush.
+
+    Returns the contributions of every point, ``(n, n_features)``.
+    """
+    kind = "none" if stamps is None else "number"
+    pipeline = SeriesPipeline(spec, stamp_kind=kind)
+    out = []
+    position, turn = 0, 0
+    n = rows.shape[0]
+    while position < n:
+        size = chunks[turn % len(chunks)]
+        turn += 1
+        piece = slice(position, min(n, position + size))
+        pipeline.accept(rows[piece], None if stamps is None else np.asarray(stamps)[piece])
+        score_now(pipeline, spec, batch_size)
+        block, _ = pipeline.advance()
+        if block is not None:
+            out.append(block.contributions)
+        position = piece.stop
+    pipeline.flush_input()
+    score_now(pipeline, spec, batch_size)
+    block, _ = pipeline.flush()
+    if block is not None:
+        out.append(block.contributions)
+    return np.concatenate(out) if out else np.zeros((0, spec.n_features))
