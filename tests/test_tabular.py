@@ -27,7 +27,8 @@ from fusionlab.tabular.forest_encoding import MAX_PAIRS, ForestPreprocessor
 from fusionlab.tabular.preprocessing import soft_clip
 from fusionlab.vocabulary import severity_from_ratio
 
-SMALL = {"encoding_dim": 2, "hidden_units": (8,), "random_state": 0}
+SMALL = {"method": "autoencoder", "encoding_dim": 2, "hidden_units": (8,),
+         "random_state": 0}
 FAST = {"epochs": 10, "batch_size": 32}
 FOREST = {"method": "isolation_forest", "n_estimators": 10, "random_state": 0}
 # pandas 2 parses text dates to nanoseconds only, so dates after 2262 are missing.
@@ -448,7 +449,8 @@ def test_keras_missing_falls_back_to_isolation_forest(monkeypatch, frame):
     monkeypatch.setitem(sys.modules, "keras", None)  # makes `import keras` fail
     monkeypatch.delitem(sys.modules, "fusionlab.tabular.autoencoder", raising=False)
     with pytest.warns(UserWarning, match="falling back to method='isolation_forest'"):
-        det = TabularAnomalyDetector(random_state=0, n_estimators=20).train(frame)
+        det = TabularAnomalyDetector(method="autoencoder", random_state=0,
+                                     n_estimators=20).train(frame)
     assert det.method_ == "isolation_forest" and det.method == "autoencoder"
     assert isinstance(det.preprocessor_, ForestPreprocessor)
     assert det.detect_anomalies(frame)[0]["row_index"] == 5

@@ -30,7 +30,8 @@ from fusionlab.tabular.column_typing import coerce_frame, infer_column_types
 from fusionlab.tabular.isolation_trees import IsolationTrees
 
 FOREST = {"method": "isolation_forest", "n_estimators": 20, "random_state": 0}
-SMALL_AE = {"encoding_dim": 2, "hidden_units": (8,), "random_state": 0, "epochs": 3}
+SMALL_AE = {"method": "autoencoder", "encoding_dim": 2, "hidden_units": (8,), "random_state": 0,
+            "epochs": 3}
 
 
 def make_frame(n=200, seed=0):

@@ -317,7 +317,7 @@ class TabularAnomalyDetector(BaseDetector):
     """
 
     def __init__(self, encoding_dim=8, hidden_units=(64, 32), threshold_percentile=95,
-                 method="autoencoder", random_state=DEFAULT_RANDOM_STATE, *,
+                 method="isolation_forest", random_state=DEFAULT_RANDOM_STATE, *,
                  activation="tanh",
                  input_dropout=0.2, learning_rate=1e-3, epochs=50, batch_size=32,
                  validation_split=0.2, n_estimators=200, max_categories=50, clip=20.0,

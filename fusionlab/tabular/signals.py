@@ -67,7 +67,7 @@ from . import _stored
 from ._stored import at
 from .preprocessing import MISSING_CATEGORY
 
-__all__ = ["FLOOR", "GROUP_R2", "PAIR_MAX_CARDINALITY", "RELATION_MIN_R2", "SIGN_SHARE",
+__all__ = ["FLOOR", "GROUP_R2", "RELATION_TOLERANCE", "PAIR_MAX_CARDINALITY", "RELATION_MIN_R2", "SIGN_SHARE",
            "TAIL_SHARE", "SanitySignals", "Tail"]
 
 #: Share of the training values beyond which a tail is extended exponentially.
@@ -77,6 +77,10 @@ SIGN_SHARE = 0.002
 #: Least share of a column's variance the other columns must explain for
 #: its relation signal.
 RELATION_MIN_R2 = 0.5
+#: Residual of a relation counted as rounding (in units of the target's
+#: spread, or relative on the log scale), unless the target's own rounding
+#: step is larger.
+RELATION_TOLERANCE = 1e-3
 #: Least R^2 of a relation whose columns count their own evidence once
 #: (:meth:`SanitySignals.row_score`).
 GROUP_R2 = 0.9
@@ -477,7 +481,20 @@ class SanitySignals:
         R = np.column_stack(R)
         if plain:
             R = np.column_stack([R, *plain])
-        return R
+        # A relation holds to within its tolerance: rounding is no evidence.
+        tol = self._residual_tolerance()
+        return np.sign(R) * np.maximum(0.0, np.abs(R) - tol)
+
+    def _residual_tolerance(self):
+        """How far each residual may be from 0 as rounding: in scaled units,
+        the target's rounding step or :data:`RELATION_TOLERANCE` (on the log
+        scale: the tolerance, a relative one)."""
+        steps = [max(RELATION_TOLERANCE, self.quantum_[j] / self.scale_[j])
+                 for j in self.relation_targets_]
+        logs = [RELATION_TOLERANCE if lg else s
+                for s, lg in zip(steps, self.relation_log_, strict=True)]
+        plain = [s for s, lg in zip(steps, self.relation_log_, strict=True) if lg]
+        return np.asarray(logs + plain)
 
     # -- fit / transform -------------------------------------------------------
     def fit(self, frame: pd.DataFrame):
@@ -540,16 +557,11 @@ class SanitySignals:
         self.residual_ = None
         if self.relation_targets_:
             R = self._residuals(D, labels)
-            # A residual within the target's rounding step is no evidence: the
-            # floor of a plain-scale residual is that step, in scaled units.
-            floor = 0.05 * _spread(R)
-            steps = [self.quantum_[j] / self.scale_[j] for j in self.relation_targets_]
-            logs = [self.quantum_[j] / self.scale_[j]
-                    for j, lg in zip(self.relation_targets_, self.relation_log_,
-                                     strict=True) if lg]
-            floor = np.maximum(floor, np.array(
-                [s if not lg else 0.0 for s, lg in zip(steps, self.relation_log_,
-                                                       strict=True)] + logs))
+            # The decay of a residual's tail is at least its tolerance, so
+            # that a relation exact to rounding does not turn a small
+            # mismatch into an infinite surprise.
+            iqr = np.array([np.subtract(*np.nanquantile(r, [0.75, 0.25])) for r in R.T])
+            floor = np.maximum(0.05 * iqr, self._residual_tolerance())
             self.residual_ = _TwoSided(floor, [False] * R.shape[1],
                                        np.ones(R.shape[1])).fit(R)
         # groups of columns tied by close relations (union-find)
