@@ -529,9 +529,7 @@ def test_max_train_windows_is_validated():
 
 def test_smoothing_is_on_by_default(fitted):
     det, _ = fitted
-    # The default smooths over the scorers' window (it was 1.5 % of the
-    # series before the subsequence scorers); `tiny` keeps the fraction.
-    assert AnomalyDetector().smoothing == "window" and AnomalyDetector().peak_weight == 0.125
+    assert AnomalyDetector().smoothing == 0.015 and AnomalyDetector().peak_weight == 0.125
     assert det.smoothing_width_ == 4  # round(0.015 * 300)
 
 

@@ -163,7 +163,10 @@ def test_default_combines_three_scorers(ensemble):
     assert det.scorers == ("reconstruction", "discord", "isolation")
     assert [s.name for s in det.scorers_] == ["discord", "isolation"]
     assert det.scorer_window_ == 24  # the daily period of an hourly series
-    assert det.smoothing_width_ == det.scorer_window_
+    assert det.smoothing_width_ == 11  # round(0.015 * 720)
+    windowed = AnomalyDetector(smoothing="window", model="conv_autoencoder", model_params=TINY,
+                               epochs=1, robust=False, random_state=0).fit(data)
+    assert windowed.smoothing_width_ == windowed.scorer_window_ == 24
     assert len(det.scorer_scales_) == 3
     scores = det.score_samples(data).to_numpy()
     assert np.isfinite(scores).all() and (scores >= 0).all()

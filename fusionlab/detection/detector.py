@@ -156,18 +156,18 @@ class AnomalyDetector(BaseDetector):
         (:func:`~fusionlab.detection.period.choose_scorer_window`: the
         dominant period, 100 without a clear one, bounded to
         ``[min_window, min(400, n // 4)]``).
-    smoothing : 'window', float or None, default='window'
+    smoothing : float, 'window' or None, default=0.015
         Width of a centred moving average of the scores
-        (:func:`~fusionlab.detection.scoring.smooth_errors`). ``'window'``:
-        the scorers' window (``scorer_window_``, else ``window_``), so each
-        point scores the mean of the windows that contain it -- a width from
-        what the scores describe, not from the series' length. A number: a
-        fraction of the training series, ``round(smoothing * n_points)`` in
-        ``[1, 10 * window_]`` (0.015 was the default before the scorers);
+        (:func:`~fusionlab.detection.scoring.smooth_errors`). A number: a
+        fraction of the training series, ``smoothing_width_ = round(smoothing
+        * n_points)`` in ``[1, 10 * window_]``. ``'window'``: the scorers'
+        window (``scorer_window_``, else ``window_``), so each point scores
+        the mean of the windows that contain it (on NAB as good, but it
+        widens short incidents into day-long events on 5-minute data).
         ``None`` or 0: raw scores. Lasting anomalies then score over their
         whole extent and noise peaks are averaged away (as Hundman et al.,
-        2018, smooth their errors); events widen by up to the width (the
-        detector guide, "Smoothing the scores").
+        2018, smooth their errors); short anomalies of moderate size pay
+        for it (the detector guide, "Smoothing the scores").
     peak_weight : float, default=0.125
         Keeps isolated large errors visible through the smoothing: the score
         of a point is ``max(smoothed error, peak_weight * raw error)``, so a
@@ -268,7 +268,7 @@ class AnomalyDetector(BaseDetector):
         scorers=("reconstruction", "discord", "isolation"),
         combine="mean",
         scorer_window=None,
-        smoothing="window",
+        smoothing=0.015,
         peak_weight=0.125,
         model_params=None,
         min_window=8,
@@ -443,12 +443,17 @@ class AnomalyDetector(BaseDetector):
 
     def _finish(self, scaled, errors, raws=None):
         """Smoothed contributions from the model's point errors (and the scorers' raw scores)."""
-        if self.scorer_scales_:  # several scorers: their scaled scores combined
-            if raws is None:
-                raws = self._raw_scores(scaled, errors)
-            errors = combine_contributions(raws, self.scorer_scales_,
-                                           feature_shares(errors, self.window_), self.combine)
-        return smooth_errors(errors, self.smoothing_width_, self.peak_weight)
+        if not self.scorer_scales_:
+            return smooth_errors(errors, self.smoothing_width_, self.peak_weight)
+        if raws is None:
+            raws = self._raw_scores(scaled, errors)
+        smoothed = smooth_errors(
+            combine_contributions(raws, self.scorer_scales_, feature_shares(errors, self.window_),
+                                  self.combine),
+            self.smoothing_width_, self.peak_weight)
+        # Squared, as the model's squared error: the ranking is unchanged and
+        # peak / threshold (the severity) keeps the meaning it has for errors.
+        return smoothed * smoothed.sum(axis=1, keepdims=True)
 
     def _iter_point_errors(self, prepared, batch_size=None):
         """``(index, errors)``: the model's per-point, per-feature errors over n_features."""
@@ -467,7 +472,7 @@ class AnomalyDetector(BaseDetector):
     def _raw_scores(self, scaled, errors):
         """Raw score arrays of the scorers, in the order of ``scorers``."""
         return raw_scores(check_scorers(self.scorers), self.scorers_, errors, scaled,
-                          self.window_)
+                          self.window_, self.peak_weight)
 
     def _prepare(self, X, timestamps=None):
         check_is_fitted(self, ("model_", "threshold_"))

@@ -27,7 +27,7 @@ import numpy as np
 
 from .._validation import check_option
 from .scorers import available_scorers, make_scorer
-from .scoring import moving_average
+from .scoring import moving_average, smooth_errors
 
 __all__ = ["RECONSTRUCTION", "RobustScale", "AGGREGATORS", "aggregate", "check_scorers",
            "fit_scorers", "raw_scores", "feature_shares", "combine_contributions"]
@@ -180,18 +180,21 @@ def fit_scorers(names, scaled, window=None, *, min_window=8, seed=None):
             for name in names if name != RECONSTRUCTION], window
 
 
-def raw_scores(names, scorers, reconstruction, scaled, model_window):
+def raw_scores(names, scorers, reconstruction, scaled, model_window, peak_weight=0.125):
     """One raw score array per name: the window errors of the model, then each scorer's.
 
     ``reconstruction`` is the model's per-point, per-feature error; its
     window error is the moving average of the point errors over
-    ``model_window``.
+    ``model_window``, an isolated large error keeping ``peak_weight`` of
+    itself (:func:`~fusionlab.detection.scoring.smooth_errors`), so a
+    far-out point still scores highest where it is.
     """
     fitted = iter(scorers)
     out = []
     for name in names:
         if name == RECONSTRUCTION:
-            out.append(moving_average(reconstruction.sum(axis=1)[:, None], model_window)[:, 0])
+            total = reconstruction.sum(axis=1)[:, None]
+            out.append(smooth_errors(total, model_window, peak_weight)[:, 0])
         else:
             out.append(next(fitted).score(scaled))
     return out
