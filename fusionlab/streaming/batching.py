@@ -69,26 +69,31 @@ class MicroBatcher:
         self.scorer_jobs = collections.deque()   # (key, starts, windows)
         self.n_model = 0
         self.n_scorer = 0
-        self.oldest = None
+        self._times = collections.deque()  # when each model job was queued
+        self.oldest_scorer = None
         self.calls = 0
 
     @property
     def pending(self):
         return self.n_model + self.n_scorer
 
-    def add_model(self, key, starts, spans, deltas):
+    def add_model(self, key, starts, spans, deltas, since=None):
         self.model_jobs.append((key, starts, spans, deltas))
+        self._times.append(time.monotonic() if since is None else since)
         self.n_model += starts.size
-        self._stamp()
 
     def add_scorer(self, key, starts, windows):
         self.scorer_jobs.append((key, starts, windows))
         self.n_scorer += starts.size
-        self._stamp()
+        if self.oldest_scorer is None:
+            self.oldest_scorer = time.monotonic()
 
-    def _stamp(self):
-        if self.oldest is None:
-            self.oldest = time.monotonic()
+    @property
+    def oldest(self):
+        """When the oldest waiting window was queued (monotonic seconds), or None."""
+        times = [t for t in (self._times[0] if self._times else None, self.oldest_scorer)
+                 if t is not None]
+        return min(times) if times else None
 
     def wait_time(self, now=None):
         """Seconds until the waiting windows are due (0: now; None: nothing waits)."""
@@ -123,10 +128,7 @@ class MicroBatcher:
         scorer_results = []
         if self.n_scorer and (due or model_results):
             scorer_results = self._scorer_pass(scorers)
-        if self.pending == 0:
-            self.oldest = None
-        elif model_results or scorer_results:
-            self.oldest = time.monotonic()
+            self.oldest_scorer = None
         return model_results, scorer_results
 
     def _model_batch(self, model, window, horizon):
@@ -136,6 +138,7 @@ class MicroBatcher:
             take = min(room, starts.size)
             if take == starts.size:
                 self.model_jobs.popleft()
+                self._times.popleft()
             else:
                 self.model_jobs[0] = (key, starts[take:], spans[take:],
                                       None if deltas is None else deltas[take:])
@@ -192,6 +195,8 @@ class MicroBatcher:
     def set_state(self, params, arrays, keys):
         self.model_jobs.clear()
         self.scorer_jobs.clear()
+        self._times.clear()
+        self.oldest_scorer = None
         self.n_model = self.n_scorer = 0
         for i, number in enumerate(params["model_jobs"]):
             deltas = arrays.get(f"model{i}.deltas")

@@ -507,14 +507,14 @@ class StreamingDetector:
             if full_only:
                 break
         # Brought up to date after every run, so records read the values they
-        # need while they are still kept.
+        # need while they are still kept; the interim view once per call.
         for key in list(self._dirty):
             entry = self._series.get(key)
             if entry is not None:
-                self._advance(entry, result)
+                self._advance(entry, result, interim=not full_only)
         self._dirty.clear()
 
-    def _advance(self, entry, result, block_records=None):
+    def _advance(self, entry, result, block_records=None, interim=True):
         pipeline = entry.pipeline
         block, records = block_records if block_records is not None else pipeline.advance()
         version = self.model_version
@@ -533,7 +533,7 @@ class StreamingDetector:
         result.alerts.extend(entry.alerts.withdraw(
             final_until, None if open_start is None else open_start + base, pending,
             entry.series_id, version, gap))
-        if self.interim and not pipeline.closed:
+        if self.interim and interim and not pipeline.closed:
             view = pipeline.interim()
             if view is not None:
                 interim_block, interim_records = view

@@ -25,18 +25,17 @@ next flagged point; the values kept for the types cover that length.
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from ..detection.events import classify_segment, core_bounds
 from ..detection.records import Anomaly
 from ..vocabulary import severity_from_ratio
+from .stages import Copyable
 
 __all__ = ["EventTracker", "Rows"]
 
 
-class Rows:
+class Rows(Copyable):
     """A growable block of float64 rows (amortised appends)."""
 
     def __init__(self, columns, capacity=16):
@@ -70,7 +69,7 @@ class Rows:
         return block
 
 
-class EventTracker:
+class EventTracker(Copyable):
     """Final scores in, closed :class:`Anomaly` records out (see the module).
 
     Parameters
@@ -253,7 +252,7 @@ class EventTracker:
             The open segment's and the pending ones', with
             ``metadata["interim"] = True``.
         """
-        clone = copy.deepcopy(self)
+        clone = self.copy()
         clone._advance(scores, contributions)
         clone._close_open()
         return [clone.record(segment, values, label, n_values, interim=True)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .events import Rows
 
-__all__ = ["PointError", "read_points", "read_stamps", "StreamImputer", "Ring"]
+__all__ = ["PointError", "read_points", "read_stamps", "StreamImputer", "Ring", "row_scaler"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,55 @@ def read_stamps(timestamps, k):
         times = times.tz_convert("UTC").tz_localize(None)
     # Nanoseconds whatever the index's own unit (pandas may keep microseconds).
     return "datetime", times.as_unit("ns").asi8.astype(np.int64), tz
+
+
+def row_scaler(scaler):
+    """A function scaling rows as ``scaler.transform`` does.
+
+    For scikit-learn's own ``StandardScaler``, ``MinMaxScaler`` and
+    ``RobustScaler`` (the detector's ``scaler`` names) the fitted
+    arithmetic is applied directly -- the same operations in the same
+    order, without ``transform``'s checks of every call, which cost more
+    than the scaling of a few points; any other transformer is called.
+    (The probe of :func:`~fusionlab.streaming.support.check_supported`
+    checks the result either way.)
+    """
+    from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+
+    if scaler is None:
+        return lambda rows: rows
+    kind = type(scaler)
+    if kind is StandardScaler:
+        steps = [("-", scaler.mean_ if scaler.with_mean else None),
+                 ("/", scaler.scale_ if scaler.with_std else None)]
+    elif kind is RobustScaler:
+        steps = [("-", scaler.center_ if scaler.with_centering else None),
+                 ("/", scaler.scale_ if scaler.with_scaling else None)]
+    elif kind is MinMaxScaler:
+        steps = [("*", scaler.scale_), ("+", scaler.min_)]
+        if scaler.clip:
+            steps.append(("clip", scaler.feature_range))
+    else:
+        return scaler.transform
+
+    def scale(rows):
+        x = np.array(rows, dtype=np.float64)
+        for op, value in steps:
+            if value is None:
+                continue
+            if op == "-":
+                x -= value
+            elif op == "/":
+                x /= value
+            elif op == "*":
+                x *= value
+            elif op == "+":
+                x += value
+            else:
+                np.clip(x, value[0], value[1], out=x)
+        return x
+
+    return scale
 
 
 class Ring:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from ..detection.inputs import time_gaps
 from .events import EventTracker
-from .inputs import Ring, StreamImputer
+from .inputs import Ring, StreamImputer, row_scaler
 from .stages import Combiner, Smoother, WindowErrors
 
 __all__ = ["Spec", "SeriesPipeline", "Block"]
@@ -82,6 +82,7 @@ class Spec:
     def __post_init__(self):
         # The values kept: an open event, the context on both sides of its
         # core, the points not final yet and the windows waiting.
+        self.scale = row_scaler(self.scaler)
         context = max(self.max_event_length, 10)
         self.capacity = (3 * context + 2 * self.delay + self.span + (self.scorer_window or 0)
                          + self.merge_gap + self.queue + 16)
@@ -229,8 +230,7 @@ class SeriesPipeline:
         if rows.shape[0] == 0:
             return
         spec = self.spec
-        scaled = rows if spec.scaler is None else spec.scaler.transform(rows)
-        scaled = np.asarray(scaled, dtype=np.float32)
+        scaled = np.asarray(spec.scale(rows), dtype=np.float32)
         bad = ~np.isfinite(scaled).all(axis=1)
         if bad.any():
             for i in np.flatnonzero(bad):
