@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from .routes import (
         analysis,
         anomalies,
+        dashboard,
         datasets,
         health,
         models,
@@ -148,7 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ws,
     )
 
-    for module in (health, anomalies, settings_, models, datasets, analysis, series, ws):
+    for module in (health, anomalies, settings_, models, datasets, analysis, series, ws,
+                   dashboard):
         app.include_router(module.router)
     state.completed_hooks.append(analysis.publish_analyses)
     app.add_middleware(_MetricsMiddleware, metrics=state.metrics)
