@@ -4,6 +4,8 @@ Modules:
 
 - :mod:`~fusionlab.tabular.column_typing`: automatic column typing;
 - :mod:`~fusionlab.tabular.preprocessing`: imputation, encoding, scaling;
+- :mod:`~fusionlab.tabular.signals`: domain-free sanity signals in nats
+  (range, sign, missing, rarity, relations between columns, pairs);
 - :mod:`~fusionlab.tabular.autoencoder`: the dense Keras autoencoder;
 - :mod:`~fusionlab.tabular.detector`: :class:`TabularAnomalyDetector`, which
   follows the detector contract of :mod:`fusionlab.detection.base`

@@ -146,6 +146,28 @@ class TabularAnomalyDetector(BaseDetector):
     all-missing and constant columns are excluded, with the reason in
     ``excluded_columns_``), then encoded for the chosen method.
 
+    A row's score adds two kinds of evidence, both in nats (a value as rare
+    as one training row in ``e**s`` has a surprise of ``s``), so that every
+    column is measured against its own training values, like with like:
+
+    - the **sanity signals** (:class:`~fusionlab.tabular.signals.SanitySignals`,
+      ``signals_``): a number or date far in its column's tails, a sign the
+      column never has, a missing value where values seldom are, a category
+      few other rows hold, a number that does not fit the relation the other
+      columns predict (a total that is not price times quantity), two
+      categories that never go together; each row's evidence is what they
+      show beyond chance (:meth:`~fusionlab.tabular.signals.SanitySignals.row_score`);
+    - the **model's** score (isolation forest by default, or autoencoder),
+      turned into a surprise against the training rows' scores
+      (``score_tail_``, a :class:`~fusionlab.tabular.signals.Tail`), of
+      which the excess over :data:`~fusionlab.tabular.signals.FLOOR` is
+      added and shared between the columns by the model's own blame.
+
+    A column's blame (``reconstruction_error`` in :meth:`detect_anomalies`)
+    is its signals' evidence plus its share of the model's. With
+    ``sanity_checks=False`` the score and blame are the model's own,
+    described below, as for every detector saved before format 5.
+
     With ``method="autoencoder"`` the columns are imputed, one-hot encoded
     and robust-scaled by
     :class:`~fusionlab.tabular.preprocessing.TabularPreprocessor` and a dense
@@ -157,8 +179,13 @@ class TabularAnomalyDetector(BaseDetector):
     one; a row's score is the mean of these normalised errors and a column's
     blame their sum over the encoded features it produced (all one-hot
     columns and the unseen flag of a category, the four features of a date).
+    With the sanity checks, each column's summed error is measured against
+    that column's own training errors (``column_tail_``), so that the many
+    one-hot features of a category do not outweigh a number's single one.
 
-    With ``method="isolation_forest"``, a fast alternative, the columns are
+    With ``method="isolation_forest"``, the default (on the benchmark of
+    ``benchmarks/bench_tabular.py`` it finds as many planted rows as the
+    autoencoder at a tenth of the time or less), the columns are
     encoded by :class:`~fusionlab.tabular.forest_encoding.ForestPreprocessor`
     (robust-scaled numbers and dates, 0/1 booleans, the *rarity* of each
     categorical value computed from its training count instead of one-hot
@@ -196,10 +223,12 @@ class TabularAnomalyDetector(BaseDetector):
         Encoder hidden layers; the decoder mirrors them.
     threshold_percentile : float, default=95
         Percentile (0-100) of the training scores used as threshold.
-    method : {"autoencoder", "isolation_forest"}, default="autoencoder"
-        Scoring model.
-    random_state : int or None, default=None
-        Seed. For the autoencoder it is passed to
+    method : {"autoencoder", "isolation_forest"}, default="isolation_forest"
+        Scoring model (until issue 20 the default was the autoencoder).
+    random_state : int or None, default=0
+        Seed (:data:`DEFAULT_RANDOM_STATE`: fixed, so that two identical
+        runs give the same detector and flag the same rows; ``None`` draws
+        a new one each time). For the autoencoder it is passed to
         :func:`keras.utils.set_random_seed`, which also seeds Python's and
         NumPy's global generators.
     activation : str, default="tanh"
@@ -236,6 +265,9 @@ class TabularAnomalyDetector(BaseDetector):
     top_features : int, default=3
         Columns listed in ``top_features`` of each :class:`Anomaly` and in
         ``anomalous_features`` of each anomaly.
+    sanity_checks : bool, default=True
+        Add the sanity signals to the model's score (see above); ``False``
+        gives the model's own score and blame.
     verbose : int, default=0
         Keras training verbosity.
 
@@ -280,6 +312,12 @@ class TabularAnomalyDetector(BaseDetector):
         Keras training history (Huber loss per epoch); empty for the forest.
     feature_error_scale_ : numpy.ndarray or None
         Mean training squared error of each encoded feature (autoencoder).
+    signals_ : SanitySignals or None
+        The fitted sanity signals (None with ``sanity_checks=False``).
+    score_tail_ : Tail or None
+        The model's training scores' tail, which turns a score into nats.
+    column_tail_ : Tail or None
+        The autoencoder's training column errors' tails.
 
     Notes
     -----

@@ -46,11 +46,21 @@ The signals:
   two unrelated columns whose rare values meet by chance do not.
 
 A column's surprise (:meth:`SanitySignals.column_surprise`) is the largest
-of its own signals plus half of each pair it belongs to; a row's score
-(:meth:`SanitySignals.row_score`) sums the evidence beyond what a normal row
-shows: ``sum(max(0, s - FLOOR))`` over the column and pair signals, so that
-one impossible value and several moderately odd ones both count, and the
-small surprises every row has do not add up.
+of its own signals plus its share of the relations and pairs it belongs to
+(a relation is shared by its target and the columns its fit leans on, a
+pair by its two columns). A row's evidence is what its signals show beyond
+chance, ``max(0, s - floor_)``: ``floor_`` is the surprise the largest of a
+row's ``m`` tests (columns, relations, pairs) reaches by chance, ``log m``
+nats, at least :data:`FLOOR`. A row's score (:meth:`SanitySignals.row_score`)
+sums that evidence, so that one impossible value and several odd ones both
+count while the small surprises every row has do not add up; columns tied
+by a close relation (R^2 of at least :data:`GROUP_R2`: price, quantity and
+total) count their own evidence once, as do their relations.
+
+Counts of categories and pairs leave the row itself out: a category held by
+one training row is as rare as one never seen (the detector usually scores
+the rows it was fitted on). On new data this makes a value seen once in
+training count as unseen, a small bias towards flagging it.
 
 All fitted state is plain numbers and strings (:meth:`to_dict`,
 :meth:`from_dict`, which checks every field).
@@ -67,8 +77,8 @@ from . import _stored
 from ._stored import at
 from .preprocessing import MISSING_CATEGORY
 
-__all__ = ["FLOOR", "GROUP_R2", "RELATION_TOLERANCE", "PAIR_MAX_CARDINALITY", "RELATION_MIN_R2", "SIGN_SHARE",
-           "TAIL_SHARE", "SanitySignals", "Tail"]
+__all__ = ["FLOOR", "GROUP_R2", "PAIR_MAX_CARDINALITY", "RELATION_MIN_R2",
+           "RELATION_TOLERANCE", "SIGN_SHARE", "TAIL_SHARE", "SanitySignals", "Tail"]
 
 #: Share of the training values beyond which a tail is extended exponentially.
 TAIL_SHARE = 0.01
@@ -88,8 +98,9 @@ GROUP_R2 = 0.9
 PAIR_MAX_CARDINALITY = 20
 #: Most pairs of columns with a pair signal.
 MAX_PAIRS = 45
-#: Surprise (nats) that every row's signals show by chance; only the excess
-#: adds to a row's score.
+#: Least surprise (nats) that a row's signals show by chance; only the excess
+#: is evidence (``SanitySignals.floor_`` is ``log`` of the number of tests
+#: when larger).
 FLOOR = 2.0
 # Order statistics kept per signal for the empirical bulk of its tail.
 _GRID = 256
@@ -342,10 +353,14 @@ class SanitySignals:
     ...                                       p=[0.45, 0.45, 0.1])})
     >>> sig = SanitySignals({"age": "numeric", "city": "categorical"}).fit(df)
     >>> new = pd.DataFrame({"age": [40.0, -5.0, 40.0], "city": ["Lima", "Oslo", "Pisa"]})
-    >>> sig.column_surprise(sig.transform(new)).round(1)
-    array([[ 0. ,  1.8],
-           [37.1,  0. ],
-           [ 0. ,  6.2]])
+    >>> sig.columns_
+    ['age', 'city']
+    >>> sig.column_surprise(sig.transform(new)).round(1)   # nats
+    array([[ 0.5,  2.5],
+           [12.7,  0.7],
+           [ 0.5,  6.2]])
+    >>> sig.row_score(sig.transform(new)).round(1)          # beyond chance
+    array([ 0.5, 15. ,  4.2])
     """
 
     def __init__(self, column_types):
@@ -683,6 +698,10 @@ class SanitySignals:
                 weights[i, cols.index(c)] = w
         self.signal_names_ = names
         self.signal_columns_ = weights
+        # Chance level of a row's largest surprise among its independent
+        # tests (its columns, relations and pairs): about log(tests) nats.
+        tests = len(cols) + len(self.relation_targets_) + len(self.pairs_)
+        self.floor_ = max(FLOOR, float(np.log(max(tests, 1))))
         # Shared signals (relations, pairs) are split between their columns;
         # a column's own signals (range, sign, missing, rarity) are its alone.
         self.is_shared_ = np.array([n.endswith((":pair", ":relation")) for n in names],
@@ -902,7 +921,8 @@ class SanitySignals:
 
     def row_evidence(self, S):
         """Per column, the evidence a row's signals add beyond :data:`FLOOR` (summed)."""
-        return self._per_column(np.maximum(0.0, np.asarray(S, dtype="float64") - FLOOR),
+        return self._per_column(np.maximum(0.0, np.asarray(S, dtype="float64")
+                                           - self.floor_),
                                 np.sum)
 
     def row_score(self, S):
@@ -914,7 +934,7 @@ class SanitySignals:
         column: a large price makes a large total, which is no second
         piece of evidence.
         """
-        E = np.maximum(0.0, np.asarray(S, dtype="float64") - FLOOR)
+        E = np.maximum(0.0, np.asarray(S, dtype="float64") - self.floor_)
         own = self._per_column(np.where(self.is_shared_, 0.0, E), np.sum)
         score = E[:, self.is_pair_].sum(axis=1)
         for g in np.unique(self.group_):
