@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -88,21 +89,26 @@ def expected(records, **where):
 
 
 @pytest.fixture(scope="module")
-def fleet():
-    return fleet_records(100_000)
-
-
-@pytest.fixture(scope="module")
-def big(tmp_path_factory, fleet):
-    server = LocalServer(tmp_path_factory.mktemp("big")).start()
+def big(tmp_path_factory):
+    """A server holding 100,000 anomalies, and their records."""
+    server = LocalServer(tmp_path_factory.mktemp("big"))
+    # the server starts (and migrates its database) while the records are built
+    starting = threading.Thread(target=server.start)
+    starting.start()
     try:
-        seed_sqlite(server.data_dir / "fusionlab.sqlite", fleet)
-        yield server
+        records = fleet_records(100_000)
+    finally:
+        starting.join()
+    try:
+        assert server.process is not None and server.process.poll() is None, server.log_text()
+        seed_sqlite(server.data_dir / "fusionlab.sqlite", records)
+        yield server, records
     finally:
         server.stop()
 
 
-def test_summary_of_100k_anomalies_is_quick_and_exact(big, fleet):
+def test_summary_of_100k_anomalies_is_quick_and_exact(big):
+    big, fleet = big
     with httpx.Client(base_url=big.url, timeout=60) as http:
         http.get("/api/summary")  # warm the database's pages
         started = time.perf_counter()
@@ -120,7 +126,8 @@ def test_summary_of_100k_anomalies_is_quick_and_exact(big, fleet):
         assert body["total"] == len(chosen) and body["by_severity"] == by_severity
 
 
-def test_the_page_shows_100k_anomalies_without_downloading_them(big, fleet):
+def test_the_page_shows_100k_anomalies_without_downloading_them(big):
+    big, fleet = big
     need("Chromium", Path(CHROMIUM).is_file(), "FUSIONLAB_REQUIRE_BROWSER")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
@@ -181,8 +188,8 @@ async def _seed_postgres(url, records):
         await engine.dispose()
 
 
-def test_summary_and_heatmap_on_postgresql(postgres_url, fleet, tmp_path):
-    records = fleet[:3000]
+def test_summary_and_heatmap_on_postgresql(postgres_url, tmp_path):
+    records = fleet_records(3000, seed=1)
     asyncio.run(_seed_postgres(postgres_url, records))
     server = LocalServer(tmp_path / "pg", database=postgres_url).start()
     try:

@@ -815,7 +815,7 @@
     $('heatmap-legend').hidden = !hasData;
     empty.hidden = !!hasData;
     if (!hasData) {
-      empty.textContent = state.heatmapError || 'No scored points in this time range.';
+      empty.textContent = state.heatmapError || (state.summary ? 'No scored points in this time range.' : 'Loading…');
       $('heatmap-sub').textContent = 'Per feature over time: contribution / threshold';
       return;
     }
@@ -955,7 +955,7 @@
     const hasData = hm && hm.starts.length;
     canvas.hidden = !hasData;
     empty.hidden = !!hasData;
-    if (!hasData) { empty.textContent = state.heatmapError || 'No scored points in this time range.'; return; }
+    if (!hasData) { empty.textContent = state.heatmapError || (state.summary ? 'No scored points in this time range.' : 'Loading…'); return; }
     const m = HEATMAP_MARGIN;
     const { ctx, width, height } = prepCanvas(canvas, 200);
     const x0 = m.left;
@@ -1069,7 +1069,7 @@
     const hasData = s && (s.total > 0 || state.live.length);
     canvas.hidden = !hasData;
     empty.hidden = !!hasData;
-    if (!hasData) { empty.textContent = 'No anomalies match these filters.'; return; }
+    if (!hasData) { empty.textContent = s ? 'No anomalies match these filters.' : 'Loading…'; return; }
     const { ctx, width, height } = prepCanvas(canvas, 270);
     const m = { left: 66, right: 16, top: 12, bottom: 62 };
     const x0 = m.left;
