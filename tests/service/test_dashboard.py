@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
+import sqlite3
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fusionlab.service.auth import hash_token, new_token
 from fusionlab.service.launch import LocalServer
 
 from ._browser import CHROMIUM, CHROMIUM_ARGS, Tab
@@ -63,6 +64,14 @@ def plant(path, n=2880, seed=3, faults=True):
         frame.loc[at["pair"]:at["pair"] + 10, ["pressure", "flow"]] += [1.0, -2.0]
     frame.to_csv(path, index=False)
     return path
+
+
+def live_points(path, n=400):
+    """The plant's first ``n`` minutes as live points ending now."""
+    frame = pd.read_csv(path).iloc[:n]
+    stamps = int(time.time() * 1000) - 60_000 * np.arange(n, 0, -1)
+    return [{"timestamp": int(t), "values": [float(v) for v in row]}
+            for t, row in zip(stamps, frame[FEATURES].to_numpy(), strict=True)]
 
 
 def all_records(http, **params):
@@ -104,12 +113,22 @@ def board(tmp_path_factory):
                 scored = http.post("/api/datasets/upload", files={"file": ("plant-7.csv", handle)},
                                    data={"model_id": fit.json()["model_id"],
                                          "time_column": "time", "series_id": "plant-7"})
+            # Meanwhile the first points of a live series start the server's
+            # streaming detector (the ingest test pushes the rest).
+            live = live_points(folder / "plant-7.csv")
+            warm = {}
+            pushing = threading.Thread(target=lambda: warm.update(answer=httpx.post(
+                f"{server.url}/api/series/plant-7-live/points", timeout=120,
+                json={"points": live[:300], "model_id": fit.json()["model_id"]})))
+            pushing.start()
             job = wait_job(http, scored.json()["job_id"])
+            pushing.join()
             assert job["status"] == "completed" and job["anomaly_count"] > 3, job
             table_model = http.get(f"/api/datasets/{scan.json()['dataset_id']}").json()[
                 "model_id"]
         yield {"server": server, "detector": fit.json()["model_id"], "table_model": table_model,
-               "plant_dataset": scored.json()["dataset_id"], "folder": folder}
+               "plant_dataset": scored.json()["dataset_id"], "folder": folder,
+               "live": {"points": live, "first": warm["answer"]}}
     finally:
         server.stop()
 
@@ -557,30 +576,36 @@ def test_anomalies_of_a_new_scan_appear_live(tab, http, board):
 def test_a_new_anomaly_shows_within_two_seconds_of_an_ingested_point(tab, http, board):
     """Points of a live series pushed through the contract's ingest route:
     a fault among them is on the page within 2 s of its push."""
-    frame = pd.read_csv(board["folder"] / "plant-7.csv").iloc[:400]
-    # the plant's first 400 minutes, as if they had just been measured
-    stamps = int(time.time() * 1000) - 60_000 * np.arange(400, 0, -1)
-    points = [{"timestamp": int(t), "values": [float(v) for v in row]}
-              for t, row in zip(stamps, frame[FEATURES].to_numpy(), strict=True)]
-    answer = http.post("/api/series/plant-7-live/points",
-                       json={"points": points[:300], "model_id": board["detector"]})
+    points, answer = board["live"]["points"], board["live"]["first"]  # 300 pushed already
     if answer.status_code == 501:
         pytest.skip("streaming ingest is not served yet (POST /api/series/{id}/points "
                     "answers 501)")
     assert answer.status_code in (200, 202), answer.text
-    page = tab.open()
-    before = tab.total()
+    page = tab.open("/?series_id=plant-7-live")
+    last_seq = page.evaluate("window.fusionlabDashboard.state.maxSeq")
     fault = [{**p, "values": [v + 6.0 for v in p["values"]]} for p in points[300:340]]
     sent = time.monotonic()
     answer = http.post("/api/series/plant-7-live/points", json={"points": fault})
     assert answer.status_code in (200, 202), answer.text
-    page.wait_for_function("(v) => Number(document.body.dataset.total) > v", arg=before,
+    # the alert (a new record, or an earlier one updated: a new seq) is shown
+    page.wait_for_function("""(v) => document.querySelector('#recent-rows tr.fresh') &&
+        window.fusionlabDashboard.state.recent.some(r => r.seq > v)""", arg=last_seq,
                            timeout=2000)
     assert time.monotonic() - sent < 2.0
-    stored = all_records(http, series_id="plant-7-live")
-    assert stored
+    stored = {str(r["id"]) for r in all_records(http, series_id="plant-7-live")
+              if r["seq"] > last_seq}
     rows = page.locator("#recent-rows tr.fresh").evaluate_all("rows => rows.map(r => r.dataset.id)")
-    assert set(rows) & {str(r["id"]) for r in stored}
+    assert stored and set(rows) <= stored
+    # the counts agree with the server's once settled
+    expected = len(all_records(http, series_id="plant-7-live"))
+    page.wait_for_function("(v) => document.body.dataset.total == v", arg=str(expected),
+                           timeout=5000)
+    # heatmap_update messages draw the live series' contributions as they come
+    page.wait_for_function("""() => { const h = window.fusionlabDashboard.state.heatmap;
+        return h && h.live && h.series_id == 'plant-7-live' && h.starts.length > 0; }""",
+                           timeout=5000)
+    assert "Live" in page.text_content("#heatmap-sub")
+    assert painted(page, "heatmap-canvas") > 10
     tab.shot("live-ingest.png")
     assert tab.errors == []
 
@@ -659,13 +684,12 @@ def test_the_page_keeps_up_with_50_updates_a_second(tab, http):
 
 
 def test_sign_in_with_a_token_from_the_box_or_the_address(browser, tmp_path):
-    folder = tmp_path / "secured"
-    made = subprocess.run([sys.executable, "-m", "fusionlab.service.cli", "create-token",
-                           "--scope", "read", "--data-dir", str(folder)],
-                          capture_output=True, text=True, timeout=120)
-    assert made.returncode == 0, made.stderr
-    token = made.stdout.strip()
-    server = LocalServer(folder).start()
+    server = LocalServer(tmp_path / "secured").start()
+    # a read token, stored as `fusionlab serve create-token` stores it (its digest)
+    token = new_token()
+    with sqlite3.connect(server.data_dir / "fusionlab.sqlite", timeout=30) as connection:
+        connection.execute("INSERT INTO tokens (name, digest, scope, created_at, revoked) "
+                           "VALUES ('dashboard', ?, 'read', 0, 0)", (hash_token(token),))
     try:
         tab = Tab(browser, server.url)
         page = tab.page

@@ -461,7 +461,8 @@
       if (grid.model_id == null) {
         state.heatmap = null;
         state.heatmapError = 'No detector has stored per-feature contributions here yet: fit one ' +
-          'on a series, or score a series with one, and its heatmap appears.';
+          'on a series, score a series with one, or push live points, and its heatmap appears.';
+        subscribeHeatmap();
       } else {
         state.heatmap = grid;
         state.heatmap.tail = [];
@@ -609,9 +610,8 @@
   }
 
   function subscribeHeatmap() {
-    if (state.heatmap && state.heatmap.model_id) {
-      send({ type: 'subscribe_heatmap', data: { model_ids: [state.heatmap.model_id] } });
-    }
+    const model = state.filters.model_id || (state.heatmap && state.heatmap.model_id);
+    send({ type: 'subscribe_heatmap', data: model ? { model_ids: [model] } : {} });
   }
 
   function handleMessage(message) {
@@ -646,11 +646,21 @@
     if (seq <= state.lastSeq || state.seen.has(seq)) return;
     state.seen.add(seq);
     state.maxSeq = Math.max(state.maxSeq ?? 0, seq);
-    if (!matches(record)) return;
+    // A record updated in place (a live alert whose severity rose, made final
+    // or withdrawn) keeps its id under a new seq: it replaces its row, and
+    // the counts, which held its earlier version, are fetched again.
+    const updated = record.id !== seq;
+    const index = state.recent.findIndex((r) => r.id === record.id);
+    if (index >= 0) { state.recent.splice(index, 1); state.rows.delete(record.id); }
+    if (updated) resync();
+    if (!matches(record)) {
+      if (index >= 0) markDirty('recent');
+      return;
+    }
     state.liveCount += 1;
     noteSeries(record);
     announce(record);
-    countRecord(record);
+    if (!updated) countRecord(record);
     state.recent.unshift(record);
     state.recent.sort((a, b) => b.timestamp - a.timestamp || b.id - a.id);
     if (state.recent.length > MAX_ROWS) {
@@ -717,47 +727,55 @@
     if (changed) markDirty('heatmap', 'series');
   }
 
-  // heatmap_update: per-feature intensities of the newest points of a live
-  // series. Accepted shapes: {timestamp, intensities: [..] or {feature: v}}
-  // or {timestamps: [...], intensities: [[..], ...]}, with optional scores.
+  // heatmap_update: the per-feature intensities (contribution / threshold)
+  // of a live series' newest final points: {model_id, series_id,
+  // feature_names, threshold, time_unit, final: {start_index, time: [...],
+  // intensities: [[one per feature], ...]}, interim}. They extend the heatmap
+  // of that series, or start one when nothing stored is shown.
+  const LIVE_COLUMNS = 360;
+
   function applyHeatmapUpdate(d) {
-    const hm = state.heatmap;
-    if (!hm || d.model_id !== hm.model_id || state.filters.end != null) return;
-    if (hm.series_id && d.series_id && d.series_id !== hm.series_id) return;
-    const names = hm.feature_names;
-    const asRow = (value) => (Array.isArray(value) ? value.map(Number)
-      : names.map((name) => Number((value || {})[name] ?? 0)));
-    let points = [];
-    const times = d.timestamps || (d.timestamp != null ? [d.timestamp] : d.time != null ? [d.time] : null);
-    const values = d.intensities;
-    if (!times || values == null) return;
-    if (times.length === 1 && !(Array.isArray(values) && Array.isArray(values[0]))) {
-      points = [{ t: times[0], v: asRow(values), s: d.score ?? (d.scores && d.scores[0]) }];
-    } else {
-      points = times.map((t, i) => ({ t, v: asRow(values[i]), s: d.scores ? d.scores[i] : undefined }));
+    const f = state.filters;
+    const final = d.final;
+    if (!final || !Array.isArray(final.time) || !Array.isArray(final.intensities)) return;
+    if (f.end != null || (f.model_id && d.model_id !== f.model_id)) return;
+    if (f.series_id && d.series_id !== f.series_id) return;
+    let hm = state.heatmap;
+    if (hm && (hm.model_id !== d.model_id || hm.series_id !== d.series_id)) return;
+    const names = d.feature_names || (hm && hm.feature_names) || [];
+    if (!hm) {
+      hm = state.heatmap = {
+        model_id: d.model_id, series_id: d.series_id, dataset_id: null, feature_names: names,
+        threshold: d.threshold, time_unit: d.time_unit, live: true, points_per_column: 1,
+        first_index: final.start_index, last_index: final.start_index - 1, starts: [], ends: [],
+        scores: [], intensities: names.map(() => []), severity: [], tail: [],
+      };
+      state.heatmapError = null;
     }
     const per = Math.max(1, Math.round(hm.points_per_column || 1));
-    const maxColumns = hm.starts.length || 240;
-    for (const p of points) {
-      if (p.v.length !== names.length || (hm.ends.length && p.t <= hm.ends[hm.ends.length - 1] && !hm.tail.length)) continue;
-      hm.tail.push(p);
-      if (hm.tail.length >= per) {
-        const tail = hm.tail.splice(0, hm.tail.length);
-        hm.starts.push(tail[0].t);
-        hm.ends.push(tail[tail.length - 1].t);
-        names.forEach((_, f) => hm.intensities[f].push(Math.max(...tail.map((q) => q.v[f]))));
-        const score = Math.max(...tail.map((q) => (q.s != null ? q.s
-          : q.v.reduce((a, b) => a + b, 0) * (hm.threshold || 1))));
-        hm.scores.push(score);
-        hm.severity.push(null);
-        hm.last_index += tail.length;
-        while (hm.starts.length > maxColumns) {
-          hm.starts.shift(); hm.ends.shift(); hm.scores.shift(); hm.severity.shift();
-          hm.intensities.forEach((row) => row.shift());
-          hm.first_index += per;
-        }
+    const maxColumns = hm.live ? LIVE_COLUMNS : Math.max(hm.starts.length, 1);
+    final.time.forEach((t, k) => {
+      const row = final.intensities[k];
+      const index = final.start_index + k;
+      if (!Array.isArray(row) || row.length !== names.length) return;
+      if (index <= hm.last_index + hm.tail.length) return; // already shown
+      hm.tail.push({ t, v: row.map(Number) });
+      if (hm.tail.length < per) return;
+      const tail = hm.tail.splice(0, hm.tail.length);
+      hm.starts.push(tail[0].t);
+      hm.ends.push(tail[tail.length - 1].t);
+      names.forEach((_, j) => hm.intensities[j].push(Math.max(...tail.map((q) => q.v[j]))));
+      hm.scores.push(Math.max(...tail.map((q) => q.v.reduce((a, b) => a + b, 0) * (hm.threshold || 1))));
+      hm.severity.push(null);
+      hm.last_index += tail.length;
+      while (hm.starts.length > maxColumns) {
+        hm.starts.shift(); hm.ends.shift(); hm.scores.shift(); hm.severity.shift();
+        hm.intensities.forEach((r) => r.shift());
+        hm.first_index += per;
       }
-    }
+    });
+    // spans of the anomalies already shown, now that their points are
+    for (const r of state.recent) if (r.series_id === hm.series_id) paintSpan(r);
     markDirty('heatmap', 'series');
   }
 
@@ -820,7 +838,7 @@
       return;
     }
     const model = state.models.get(hm.model_id);
-    $('heatmap-sub').textContent = `${model ? model.name : hm.model_id}` +
+    $('heatmap-sub').textContent = `${hm.live ? 'Live, final scores · ' : ''}${model ? model.name : hm.model_id}` +
       `${hm.series_id ? ` on ${hm.series_id}` : ''} · ${fmt.format(hm.last_index - hm.first_index + 1)} points` +
       ` · ${hm.points_per_column > 1 ? `${hm.points_per_column.toFixed(1)} points per column (highest shown)` : 'one point per column'}`;
     const rows = hm.feature_names.length;
