@@ -73,8 +73,8 @@ CASES = {
                                        random_state=0),
         TABLE, TABLE_LABELS, {"n_estimators": 0}, ValueError, "n_estimators"),
     "table_autoencoder": Case(
-        lambda: TabularAnomalyDetector(epochs=2, hidden_units=(8,), encoding_dim=2,
-                                       random_state=0),
+        lambda: TabularAnomalyDetector(method="autoencoder", epochs=2, hidden_units=(8,),
+                                       encoding_dim=2, random_state=0),
         TABLE, TABLE_LABELS, {"hidden_units": 8}, TypeError, "hidden_units"),
 }
 

@@ -108,8 +108,10 @@ def test_fit_many_in_processes_isolates_bad_series_and_dead_workers(tmp_path):
     # Each archive holds the detector of its own series, as a fit here gives it.
     loaded = AnomalyDetector.load(result["pump/2"])
     direct = AnomalyDetector(**TINY).fit(fleet["pump/2"])
+    # One thread per worker sums in another order than two here: equal to
+    # rounding (scores near 0 differ by ~1e-11 in absolute terms).
     np.testing.assert_allclose(loaded.score_samples(fleet["pump/2"]),
-                               direct.score_samples(fleet["pump/2"]), rtol=1e-6)
+                               direct.score_samples(fleet["pump/2"]), rtol=1e-6, atol=1e-9)
     assert {p.name for p in tmp_path.iterdir()} == {safe_name("pump 1") + ".zip",
                                                     safe_name("pump/2") + ".zip"}
 

@@ -236,3 +236,78 @@ def test_to_json_writes_valid_json():
 def test_autocorrelation_of_nothing_is_a_clear_error():
     with pytest.raises(ValueError, match="empty"):
         autocorrelation([])
+
+
+# -- from the review of the change ----------------------------------------------------------------
+def test_default_scorers_keep_scores_finite_when_the_model_overflows():
+    import keras
+
+    # An exponential output overflows on a far-out value: its error is not finite.
+    template = keras.Sequential([keras.Input((24, 1)), keras.layers.Flatten(),
+                                 keras.layers.Dense(24, activation="exponential"),
+                                 keras.layers.Reshape((24, 1))])
+    x = sine()
+    det = AnomalyDetector(model=template, window=24, epochs=1, robust=False,
+                          random_state=0).fit(x)
+    spiked = x.copy()
+    spiked[120] = 1e30
+    scores = det.score_samples(spiked)
+    assert np.isfinite(scores).all() and det.predict(spiked)[120] == 1
+
+
+def test_a_refit_refused_by_the_scorers_fails_before_training_and_keeps_the_detector():
+    x = sine()
+    det = AnomalyDetector(window=24, epochs=1, robust=False, random_state=0,
+                          model="conv_autoencoder", model_params=TINY_CONV).fit(x)
+    before = det.score_samples(x)
+    det.set_params(scorer_window=1000)
+    with pytest.raises(ValueError, match="scorers' window"):
+        det.fit(pd.DataFrame({"a": x, "b": x}))
+    # Nothing was learned from the refused data: the detector scores as before.
+    assert det.n_features_in_ == 1
+    np.testing.assert_array_equal(det.score_samples(x), before)
+
+
+def test_parameters_changed_after_fit_change_nothing_until_the_next_fit(fitted):
+    det, x = fitted
+    before = det.predict(x)
+    det.set_params(combine="max", scorers=("reconstruction", "discord"))
+    try:
+        np.testing.assert_array_equal(det.predict(x), before)
+        assert det.labels_.sum() == before.sum()
+    finally:
+        det.set_params(combine="mean", scorers=("reconstruction", "discord", "isolation"))
+
+
+@pytest.mark.parametrize(("key", "value"), [("segments", 0), ("segments", -4),
+                                            ("k_distinct", "many")])
+def test_tampered_scorer_parameters_are_refused(archive, tmp_path, key, value):
+    def change(config):
+        discord = next(s for s in config["scorers"] if s["name"] == "discord")
+        discord[key] = value
+        return config
+
+    bad = rewrite(archive, tmp_path / "bad.zip", config=change)
+    with pytest.raises(ValueError, match=rf"bad\.zip.*{key}"):
+        AnomalyDetector.load(bad)
+
+
+def test_saved_archives_get_the_permissions_of_a_new_file(fitted, tmp_path):
+    import os
+
+    det, _ = fitted
+    path = det.save(tmp_path / "det.zip")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    path.chmod(0o640)
+    det.save(path)  # a re-save keeps the file's own permissions
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_values_beyond_float32_once_scaled_say_so(fitted):
+    det, x = fitted
+    spiked = x.copy()
+    spiked[10] = 1e300
+    with pytest.raises(ValueError, match="float32 range"):
+        det.score_samples(spiked)

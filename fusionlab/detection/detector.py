@@ -22,6 +22,7 @@ from .ensemble import (
     feature_shares,
     fit_scorers,
     raw_scores,
+    square_scores,
 )
 from .events import build_events
 from .inputs import (
@@ -224,6 +225,9 @@ class AnomalyDetector(BaseDetector):
     scorer_scales_ : list of RobustScale
         The scale of each scorer's training scores, in the order of
         ``scorers`` (empty with the model's error alone).
+    scorer_names_, combine_ : tuple of str, str
+        ``scorers`` and ``combine`` as fitted: scoring reads these, so a
+        ``set_params`` after ``fit`` changes nothing until the next ``fit``.
     time_scale_ : float or None
         Median gap between the training timestamps (seconds for datetimes),
         the unit of the time deltas fed to liquid models; None without
@@ -387,6 +391,11 @@ class AnomalyDetector(BaseDetector):
                 f"`X` has {n} rows, fewer than the window length {window}; "
                 "give more data or a smaller `window`."
             )
+        seed = None if self.random_state is None else int(self.random_state)
+        # The subsequence scorers need no model: fitted first, so that a
+        # setting they refuse fails before the training.
+        scorers, scorer_window = fit_scorers(self.scorers, scaled, self.scorer_window,
+                                             min_window=self.min_window, seed=seed)
         trained = fit_model(
             lambda: make_model(self.model, window, n_features, self.model_params),
             scaled,
@@ -397,29 +406,35 @@ class AnomalyDetector(BaseDetector):
             contamination=self.contamination,
             predict_batch_size=self.predict_batch_size,
         )
-        # Every learned attribute is set here.
+        # Every learned attribute is set here, once nothing more can fail
+        # but the scoring of the training data with them.
         self.time_scale_ = time_scale
         self.n_features_in_ = n_features
         self.feature_names_in_ = series.names
         self._fitted_with_names = series.has_names
         self.scaler_ = scaler
         self.window_ = window
-        self.scorers_, self.scorer_window_ = fit_scorers(
-            self.scorers, scaled, self.scorer_window, min_window=self.min_window,
-            seed=None if self.random_state is None else int(self.random_state))
-        self.smoothing_width_ = smoothing_width(
-            self.smoothing, n, window, self.scorer_window_ or window)
+        self.scorer_names_ = check_scorers(self.scorers)
+        self.combine_ = self.combine
+        self.scorers_, self.scorer_window_ = scorers, scorer_window
+        self.smoothing_width_ = smoothing_width(self.smoothing, n, window, scorer_window or window)
         self.model_ = trained.model
         self.horizon_ = trained.horizon
         self.history_ = trained.history
         self.n_windows_left_out_ = trained.n_windows_left_out
         self.model_id_ = model_id(trained.model, model_name(self.model))
-        errors = next(self._iter_point_errors([(scaled, series.timestamps)]))[1]
-        raws = self._raw_scores(scaled, errors) if self.scorers_ else None
-        # Each scorer's scale is learned from its training scores.
-        self.scorer_scales_ = [RobustScale.fit(raw) for raw in raws] if raws else []
-        scores = self._finish(scaled, errors, raws).sum(axis=1)
-        self.threshold_strategy_ = get_threshold(self.threshold, self.contamination).fit(scores)
+        self.scorer_scales_ = []
+        try:
+            errors = next(self._iter_point_errors([(scaled, series.timestamps)]))[1]
+            raws = self._raw_scores(scaled, errors) if self.scorers_ else None
+            # Each scorer's scale is learned from its training scores.
+            self.scorer_scales_ = [RobustScale.fit(raw) for raw in raws] if raws else []
+            scores = self._finish(scaled, errors, raws).sum(axis=1)
+            self.threshold_strategy_ = get_threshold(self.threshold, self.contamination).fit(scores)
+        except BaseException:
+            # A half-fitted detector must not pass for a fitted one.
+            self.__dict__.pop("threshold_", None)
+            raise
         self._set_training_scores(scores, self.threshold_strategy_.threshold_)
         return self
 
@@ -449,11 +464,11 @@ class AnomalyDetector(BaseDetector):
             raws = self._raw_scores(scaled, errors)
         smoothed = smooth_errors(
             combine_contributions(raws, self.scorer_scales_, feature_shares(errors, self.window_),
-                                  self.combine),
+                                  self.combine_),
             self.smoothing_width_, self.peak_weight)
         # Squared, as the model's squared error: the ranking is unchanged and
         # peak / threshold (the severity) keeps the meaning it has for errors.
-        return smoothed * smoothed.sum(axis=1, keepdims=True)
+        return square_scores(smoothed)
 
     def _iter_point_errors(self, prepared, batch_size=None):
         """``(index, errors)``: the model's per-point, per-feature errors over n_features."""
@@ -471,7 +486,7 @@ class AnomalyDetector(BaseDetector):
 
     def _raw_scores(self, scaled, errors):
         """Raw score arrays of the scorers, in the order of ``scorers``."""
-        return raw_scores(check_scorers(self.scorers), self.scorers_, errors, scaled,
+        return raw_scores(self.scorer_names_, self.scorers_, errors, scaled,
                           self.window_, self.peak_weight)
 
     def _prepare(self, X, timestamps=None):

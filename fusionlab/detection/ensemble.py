@@ -30,7 +30,12 @@ from .scorers import available_scorers, make_scorer
 from .scoring import moving_average, smooth_errors
 
 __all__ = ["RECONSTRUCTION", "RobustScale", "AGGREGATORS", "aggregate", "check_scorers",
-           "fit_scorers", "raw_scores", "feature_shares", "combine_contributions"]
+           "fit_scorers", "raw_scores", "feature_shares", "combine_contributions",
+           "square_scores", "MAX_COMBINED_SCORE"]
+
+#: Largest combined score before squaring: its square stays a finite float
+#: (a far-out value scaled by a small IQR can exceed it).
+MAX_COMBINED_SCORE = 1e150
 
 #: Name of the model's reconstruction (or forecast) error among the scorers.
 RECONSTRUCTION = "reconstruction"
@@ -219,3 +224,29 @@ def combine_contributions(raws, scales, shares, how="mean"):
     combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)],
                          how)
     return combined[:, None] * shares
+
+
+def square_scores(contributions):
+    """Per-feature contributions whose row sums are the squared row sums of ``contributions``.
+
+    Each row ``c`` becomes ``c * c.sum()``: the ranking of the points is
+    unchanged and ``peak / threshold`` keeps the meaning it has for squared
+    errors. A row sum above :data:`MAX_COMBINED_SCORE` counts as that much,
+    so the square never overflows to infinity (nor a zero share to NaN).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.ensemble import square_scores
+    >>> square_scores(np.array([[1.0, 3.0], [0.0, 0.0]])).tolist()
+    [[4.0, 12.0], [0.0, 0.0]]
+    >>> bool(np.isfinite(square_scores(np.array([[1e300, 1e300]]))).all())
+    True
+    """
+    total = contributions.sum(axis=1, keepdims=True)
+    if np.all(total <= MAX_COMBINED_SCORE):
+        return contributions * total
+    capped = np.minimum(total, MAX_COMBINED_SCORE)
+    share = contributions / np.where(total > 0, total, 1.0)
+    # Rows under the cap are squared as they are; the others are the cap's square.
+    return share * capped * np.where(total <= MAX_COMBINED_SCORE, total, capped)

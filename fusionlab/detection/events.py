@@ -14,7 +14,7 @@ import pandas as pd
 
 from .._runs import flag_runs
 from .._validation import check_finite, check_non_negative_int
-from ..vocabulary import ANOMALY_TYPES, SEVERITIES, severity_from_ratio
+from ..vocabulary import ANOMALY_TYPES, SEVERITIES, exceeds, severity_from_ratio
 from .records import Anomaly, AnomalyList
 
 __all__ = [
@@ -244,7 +244,7 @@ def build_events(scores, contributions, values, threshold, *, feature_names, mer
     """
     names = list(feature_names)
     events = AnomalyList()
-    for start, end in find_segments(scores > threshold, merge_gap):
+    for start, end in find_segments(exceeds(scores, threshold), merge_gap):
         segment = scores[start : end + 1]
         peak = float(segment.max())
         ratio = peak / threshold if threshold > 0 else np.inf

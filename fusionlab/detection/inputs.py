@@ -294,10 +294,18 @@ def scale_values(scaler, values):
     Raises ``ValueError`` when the scaler produces NaN or infinite values.
     """
     scaled = values if scaler is None else scaler.transform(values)
-    scaled = np.ascontiguousarray(scaled, dtype=np.float32)
     if not np.all(np.isfinite(scaled)):
         raise ValueError(
             "The scaler produced NaN or infinite values; check the data or the "
             f"scaler ({scaler!r})."
+        )
+    with np.errstate(over="ignore"):
+        scaled = np.ascontiguousarray(scaled, dtype=np.float32)
+    if not np.all(np.isfinite(scaled)):
+        limit = float(np.finfo(np.float32).max)
+        raise ValueError(
+            f"Values lie beyond the float32 range (about {limit:.1e}) once scaled "
+            f"({scaler!r}); the models compute in float32. Rescale the data (or "
+            "use a scaler fitted on it)."
         )
     return scaled

@@ -190,7 +190,9 @@ def write_archive(path, config, model, arrays):
 
     The archive is written to a temporary file in the same folder and moved
     over ``path`` only once complete (``os.replace``), so an interrupted save
-    (a full disk, a kill) never leaves a broken file where a good one was.
+    (a full disk, a kill) never leaves a broken file where a good one was; it
+    keeps the permissions of the file it replaces (a new one gets those of
+    any new file).
 
     Parameters
     ----------
@@ -221,11 +223,24 @@ def write_archive(path, config, model, arrays):
                     buffer = io.BytesIO()
                     np.save(buffer, np.asarray(array), allow_pickle=False)
                     archive.writestr(f"{name}.npy", buffer.getvalue())
+            # A temporary file is private (0600): give the archive the mode
+            # of the one it replaces, else that of a new file.
+            os.chmod(handle.name, _file_mode(path))
             os.replace(handle.name, path)
         except BaseException:
             Path(handle.name).unlink(missing_ok=True)
             raise
     return path
+
+
+def _file_mode(path):
+    """Permissions of ``path`` if it exists, else those a new file gets (0666 less the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _where(path):
@@ -331,8 +346,8 @@ def read_archive(path, arrays=(), expected_format=None, *, max_config_bytes=None
             raise ValueError(f"{_where(path)}: member {CONFIG_MEMBER} must hold a JSON object.")
         if expected_format is not None and config.get("format") != expected_format:
             raise ValueError(
-                f"Unsupported archive format {config.get('format')!r}; expected "
-                f"{expected_format!r}."
+                f"{_where(path)}: unsupported archive format {config.get('format')!r}; "
+                f"expected {expected_format!r}."
             )
         model_bytes = _read_member(archive, MODEL_MEMBER, member_limit, path)
         _check_nested_zip(model_bytes, MODEL_MEMBER, member_limit, path)

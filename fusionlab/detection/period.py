@@ -125,13 +125,15 @@ def dominant_period(x, min_period=2, max_period=None, min_strength=0.3):
     return int(round(best + float(np.clip(shift, -0.5, 0.5))))
 
 
-def choose_window(x, min_window=8, max_window=256):
+def choose_window(x, min_window=8, max_window=256, fallback=FALLBACK_WINDOW, period=None):
     """Window length for ``x``: its dominant period, bounded.
 
     The result is the dominant period (:func:`dominant_period`), or
-    ``FALLBACK_WINDOW`` (32) when there is no clear one, clipped to
-    ``[min_window, min(max_window, n // 4)]`` (the upper bound never goes
-    below ``min_window``, so short series get ``min_window``).
+    ``fallback`` (``FALLBACK_WINDOW``, 32) when there is no clear one,
+    clipped to ``[min_window, min(max_window, n // 4)]`` (the upper bound
+    never goes below ``min_window``, so short series get ``min_window``).
+    ``period`` gives the dominant period already found (0 for none), so
+    that several windows of one series cost one search.
 
     Examples
     --------
@@ -145,10 +147,11 @@ def choose_window(x, min_window=8, max_window=256):
     x = np.asarray(x, dtype=float)
     n = x.shape[0]
     upper = max(int(min_window), min(int(max_window), n // 4))
-    # Search all periods up to n // 2: a period longer than the bound still
-    # means "as long as allowed", not "no period".
-    period = dominant_period(x, min_period=2)
-    window = FALLBACK_WINDOW if period is None else period
+    if period is None:
+        # Search all periods up to n // 2: a period longer than the bound
+        # still means "as long as allowed", not "no period".
+        period = dominant_period(x, min_period=2) or 0
+    window = period if period else fallback
     return int(np.clip(window, min_window, upper))
 
 
@@ -171,9 +174,4 @@ def choose_scorer_window(x, min_window=8, max_window=SCORER_MAX_WINDOW):
     >>> choose_scorer_window(np.random.default_rng(0).normal(size=1000))
     100
     """
-    x = np.asarray(x, dtype=float)
-    n = x.shape[0]
-    upper = max(int(min_window), min(int(max_window), n // 4))
-    period = dominant_period(x, min_period=2)
-    window = SCORER_FALLBACK_WINDOW if period is None else period
-    return int(np.clip(window, min_window, upper))
+    return choose_window(x, min_window, max_window, fallback=SCORER_FALLBACK_WINDOW)

@@ -124,8 +124,8 @@ class BaseScorer:
         self._fit(sliding_windows(values, self.window_), seed)
         return self
 
-    def score(self, values):
-        """Raw score of every point of ``values`` ``(n, f)``, higher = more unusual."""
+    def _windows(self, values):
+        """``(windows, n_points)`` of ``values`` ``(n, f)``, checked against the fit."""
         values = np.asarray(values, dtype=np.float64)
         if values.ndim == 1:
             values = values[:, None]
@@ -134,7 +134,12 @@ class BaseScorer:
                 f"`values` must have {self.n_features_} feature(s) and at least "
                 f"{self.window_} rows; received shape {values.shape}."
             )
-        return self.score_parts(values)[0]
+        return sliding_windows(values, self.window_), values.shape[0]
+
+    def score(self, values):
+        """Raw score of every point of ``values`` ``(n, f)``, higher = more unusual."""
+        windows, n_points = self._windows(values)
+        return to_centres(self._score(windows), n_points, self.window_)
 
     def score_parts(self, values):
         """``(scores, point_errors)``: :meth:`score` and the per-point, per-feature errors.
@@ -144,20 +149,15 @@ class BaseScorer:
         each window the difference lies, averaged over the windows that
         cover each point.
         """
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim == 1:
-            values = values[:, None]
-        if values.shape[1] != self.n_features_ or values.shape[0] < self.window_:
-            raise ValueError(
-                f"`values` must have {self.n_features_} feature(s) and at least "
-                f"{self.window_} rows; received shape {values.shape}."
-            )
-        windows = sliding_windows(values, self.window_)
-        window_scores, point_errors = self._score_parts(windows, values.shape[0])
-        return to_centres(window_scores, values.shape[0], self.window_), point_errors
+        windows, n_points = self._windows(values)
+        window_scores, point_errors = self._score_parts(windows, n_points)
+        return to_centres(window_scores, n_points, self.window_), point_errors
 
     def _score_parts(self, windows, n_points):
         return self._score(windows), None
+
+    def _check_params(self):
+        """Check the constructor's parameters (at fit, and on load from an archive)."""
 
     # -- state ---------------------------------------------------------------
     def get_state(self):
@@ -171,6 +171,7 @@ class BaseScorer:
         """The fitted scorer of :meth:`get_state` (arrays checked by the subclass)."""
         scorer = cls(**{k: v for k, v in params.items()
                         if k not in ("name", "window_", "n_features_")})
+        scorer._check_params()
         scorer.window_ = check_positive_int(params["window_"], "window_")
         scorer.n_features_ = check_positive_int(params["n_features_"], "n_features_")
         scorer._restore(arrays)
@@ -223,10 +224,13 @@ class DiscordScorer(BaseScorer):
         return _paa(_z_normalised(windows, self.floor_), self.segments).reshape(
             windows.shape[0], -1)
 
-    def _fit(self, windows, seed):
+    def _check_params(self):
         check_positive_int(self.k_distinct, "k_distinct")
         check_positive_int(self.max_reference, "max_reference")
         check_positive_int(self.segments, "segments")
+
+    def _fit(self, windows, seed):
+        self._check_params()
         # A tenth of the series' spread: the floor of a window's own spread.
         self.floor_ = np.maximum(0.1 * windows[:, 0, :].std(axis=0), 1e-8)[None, None, :]
         stride = -(-windows.shape[0] // self.max_reference)
@@ -244,9 +248,12 @@ class DiscordScorer(BaseScorer):
         self.floor_ = floor[None, None, :]
         self.positions_ = np.asarray(arrays["positions"], dtype=np.int64)
         reference = np.asarray(arrays["reference"], dtype=np.float32)
-        if reference.ndim != 2 or reference.shape[0] != self.positions_.size \
+        columns = min(self.window_, self.segments) * self.n_features_
+        if reference.ndim != 2 or reference.shape != (self.positions_.size, columns) \
                 or not np.all(np.isfinite(reference)):
-            raise ValueError("the discord scorer's `reference` windows are malformed.")
+            raise ValueError(
+                f"the discord scorer's `reference` windows must be {self.positions_.size} "
+                f"finite rows of {columns} values; received shape {reference.shape}.")
         self.reference_ = reference
 
     def _score(self, windows):
@@ -273,7 +280,8 @@ class DiscordScorer(BaseScorer):
                        - 2.0 * (query @ reference.T))
             squared = np.maximum(squared, 0.0)
             rows = np.arange(squared.shape[0])
-            for _ in range(self.k_distinct - 1):
+            # Past the number of references nothing is left to skip.
+            for _ in range(min(self.k_distinct, reference.shape[0]) - 1):
                 nearest = np.argmin(squared, axis=1)
                 # Skip the occurrence just found: every reference window
                 # within half a window of it.
@@ -326,13 +334,16 @@ class IsolationScorer(BaseScorer):
         flat = windows.reshape(windows.shape[0], -1)
         return (flat - self.mean_) / self.scale_
 
+    def _check_params(self):
+        check_positive_int(self.n_estimators, "n_estimators")
+        check_positive_int(self.max_features, "max_features")
+
     def _fit(self, windows, seed):
         from sklearn.ensemble import IsolationForest
 
         from ..tabular.isolation_trees import IsolationTrees
 
-        check_positive_int(self.n_estimators, "n_estimators")
-        check_positive_int(self.max_features, "max_features")
+        self._check_params()
         flat = windows.reshape(windows.shape[0], -1)
         self.mean_ = flat.mean(axis=0)
         self.scale_ = np.where(flat.std(axis=0) > 0, flat.std(axis=0), 1.0)

@@ -134,7 +134,7 @@ def _predict_fixed_batch(model, inputs, batch_size):
     first = inputs[0] if isinstance(inputs, list) else inputs
     rows = first.shape[0]
     if batch_size is None:
-        from ..distributed.devices import replica_count
+        from .._devices import replica_count
 
         replicas = replica_count()
         batch_size = -(-rows // replicas) * replicas if replicas > 1 else None
@@ -365,30 +365,6 @@ def smoothing_width(smoothing, n_points, window, smoothing_window=None):
     if isinstance(smoothing, str) and smoothing == "window":
         return max(int(window if smoothing_window is None else smoothing_window), 1)
     return int(np.clip(round((smoothing or 0.0) * n_points), 1, 10 * window))
-
-
-def _blocked_moving_sum(values, width):
-    """Moving sums over ``width`` padded rows, without subtracting anything.
-
-    The padded rows are cut into blocks of ``width``: a window then spans at
-    most two blocks, and its sum is a suffix sum of the first plus a prefix
-    sum of the second, each a plain sum of values inside the window.
-    """
-    n = values.shape[0]
-    before = width // 2
-    padded = np.pad(values, ((before, width - 1 - before), (0, 0)), mode="edge")
-    blocks = -(-padded.shape[0] // width) + 1  # one block of zeros to spare
-    grid = np.zeros((blocks * width, values.shape[1]))
-    grid[: padded.shape[0]] = padded
-    grid = grid.reshape(blocks, width, -1)
-    prefix = np.cumsum(grid, axis=1)
-    suffix = np.cumsum(grid[:, ::-1], axis=1)[:, ::-1]
-    start = np.arange(n)
-    block, offset = np.divmod(start, width)
-    inner = offset > 0
-    sums = prefix[block, width - 1].copy()
-    sums[inner] = suffix[block[inner], offset[inner]] + prefix[block[inner] + 1, offset[inner] - 1]
-    return sums
 
 
 def moving_average(values, width):

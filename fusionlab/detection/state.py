@@ -22,12 +22,13 @@ from .. import __version__
 from .._validation import (
     check_bool,
     check_non_negative_int,
+    check_option,
     check_positive_int,
     check_real,
     check_scores,
 )
 from . import io
-from .ensemble import RECONSTRUCTION, RobustScale
+from .ensemble import AGGREGATORS, RECONSTRUCTION, RobustScale, check_scorers
 from .models import model_horizon
 from .scorers import SCORERS
 
@@ -113,6 +114,11 @@ FITTED = {
     "scorer_window_": ("scorer_window_", _same,
                        lambda v: check_positive_int(v, "scorer_window_"), None),
     "scorer_scales_": ("scorer_scales_", _scales, _read_scales, []),
+    # The scorers and their combination as fitted (the parameters may change
+    # after fit); archives that predate them scored with their parameters.
+    "scorer_names_": ("scorer_names_", list, lambda v: check_scorers(tuple(v)), None),
+    "combine_": ("combine_", _same, lambda v: check_option(v, "combine_", tuple(AGGREGATORS)),
+                 None),
 }
 #: Prefix of the subsequence scorers' arrays in an archive: ``scorer<i>.<name>``.
 SCORER_ARRAYS = "scorer"
@@ -269,6 +275,10 @@ def _from_state(cls, config, model, arrays):
             raise KeyError(f"fitted.{key}")
         value = fitted.get(key, default)
         setattr(detector, attribute, None if value is None else from_json(value))
+    if detector.scorer_names_ is None:
+        detector.scorer_names_ = check_scorers(detector.scorers)
+    if detector.combine_ is None:
+        detector.combine_ = detector.combine
     if len(detector.feature_names_in_) != detector.n_features_in_:
         raise ValueError(
             f"`feature_names_in_` holds {len(detector.feature_names_in_)} names but "
@@ -284,12 +294,12 @@ def _from_state(cls, config, model, arrays):
 
 def _read_scorers(detector, states, arrays):
     """The fitted subsequence scorers of an archive, checked against the parameters."""
-    names = [name for name in detector.scorers if name != RECONSTRUCTION]
+    names = [name for name in detector.scorer_names_ if name != RECONSTRUCTION]
     if not isinstance(states, list) or len(states) != len(names):
         raise ValueError(
             f"`scorers` must hold the state of the scorers {names}; received {states!r:.200}."
         )
-    expected = len(detector.scorers) if names else 0
+    expected = len(detector.scorer_names_) if names else 0
     if len(detector.scorer_scales_) != expected:
         raise ValueError(
             f"`scorer_scales_` must hold {expected} scale(s), one per scorer; received "

@@ -133,7 +133,7 @@ def window_datasets(scaled, window, horizon, schedule, starts=None, time_delta=N
     batches are cut whole: ``batch_size`` must be a multiple of the device
     count, and each epoch leaves out its last, partial batch.
     """
-    from ..distributed.devices import replica_count
+    from .._devices import replica_count
 
     n = scaled.shape[0]
     replicas = replica_count()

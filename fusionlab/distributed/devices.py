@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import contextlib
 
+from .._devices import replica_count
+
 __all__ = ["data_parallel", "replica_count", "available_devices"]
 
 
@@ -55,25 +57,6 @@ def available_devices():
 
         return [f"{d.platform}:{d.id}" for d in jax.devices()]
     return []
-
-
-def replica_count():
-    """How many devices share each batch in the current context (1 outside :func:`data_parallel`)."""
-    backend = _backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        if tf.distribute.has_strategy():
-            return int(tf.distribute.get_strategy().num_replicas_in_sync)
-        return 1
-    if backend == "jax":
-        import keras
-
-        distribution = keras.distribution.distribution()
-        if distribution is not None and hasattr(distribution, "device_mesh"):
-            return int(distribution.device_mesh.devices.size)
-        return 1
-    return 1
 
 
 @contextlib.contextmanager
