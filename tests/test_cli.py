@@ -160,11 +160,35 @@ def test_bad_outputs_fail_before_training(series_csv, tmp_path, out):
     assert "--out" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_bad_plot_path_fails_before_training(series_csv, tmp_path, capsys):
+def test_bad_plot_path_fails_before_training(series_csv, tmp_path):
     path, _ = series_csv
-    assert main(["detect", str(path), "--time-col", "timestamp",
-                 "--plot", str(tmp_path / "nodir" / "p.png"), *FAST]) == 2
-    assert "--plot" in error_of(capsys)
+    result = run_python(
+        "import sys\n"
+        "from fusionlab.cli import main\n"
+        f"code = main(['detect', {str(path)!r}, '--time-col', 'timestamp', '--plot', "
+        f"{str(tmp_path / 'nodir' / 'p.png')!r}])\n"
+        "print(code, 'keras' in sys.modules)\n"
+    )
+    assert result.stdout.strip().splitlines()[-1] == "2 False", result.stdout + result.stderr
+    assert "--plot" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("order", "words"), [
+    ([0, 2, 1, 3], "sorted in increasing order"), ([0, 1, 1, 3], "duplicate timestamps")])
+def test_unsorted_or_repeated_times_fail_before_training_in_flag_words(tmp_path, order, words):
+    frame = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=4, freq="h")[order],
+                          "v": [1.0, 2.0, 3.0, 4.0]})
+    path = tmp_path / "times.csv"
+    frame.to_csv(path, index=False)
+    result = run_python(
+        "import sys\n"
+        "from fusionlab.cli import main\n"
+        f"code = main(['detect', {str(path)!r}, '--time-col', 't'])\n"
+        "print(code, 'keras' in sys.modules)\n"
+    )
+    assert result.stdout.strip().splitlines()[-1] == "2 False", result.stdout + result.stderr
+    assert "--time-col 't'" in result.stderr and words in result.stderr
+    assert "np.datetime64" not in result.stderr and "`timestamps`" not in result.stderr
 
 
 def test_outputs_are_written_in_the_format_of_their_suffix(series_csv, tmp_path):

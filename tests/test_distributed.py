@@ -94,6 +94,12 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="unfitted detector"):
         fit_many("lstm", {"a": np.ones(3)})
     assert safe_name("a/b") != safe_name("a_b") and "/" not in safe_name("a/b")
+    # Ids that would share a file: 1 and "1" do not; "A" and "a" would on some
+    # file systems and are refused before any work; long ids are cut.
+    assert safe_name(1) != safe_name("1")
+    assert len(safe_name("x" * 300)) < 100
+    with pytest.raises(ValueError, match="'A' and 'a' would be written to the same file"):
+        fit_many(AnomalyDetector(**TINY), {"A": np.ones(50), "a": np.ones(50)}, backend="serial")
 
 
 def test_fit_many_in_processes_isolates_bad_series_and_dead_workers(tmp_path):

@@ -547,3 +547,11 @@ def test_compare_errors(spiky_data):
         compare(ThresholdDetector(), X, labels)
     with pytest.raises(TypeError, match="score_samples"):
         compare({"bad": object()}, X, labels)
+
+
+def test_best_f1_threshold_reproduces_its_f1_at_large_magnitudes():
+    # "One below the lowest score" is lost to rounding at 1e17: the next
+    # float below is used there.
+    labels, scores = [1, 1, 0, 1], [1e17, 1e17, 1e17 + 64, 1e17]
+    best = best_f1(labels, scores)
+    assert point_f1(labels, scores, best.threshold).f1 == pytest.approx(best.f1)

@@ -25,7 +25,7 @@ _FLAGS = {
     "window": "--window", "epochs": "--epochs", "batch_size": "--batch-size",
     "threshold": "--threshold", "contamination": "--contamination",
     "smoothing": "--smoothing", "peak_weight": "--peak-weight", "impute": "--impute",
-    "random_state": "--seed",
+    "random_state": "--seed", "timestamps": "--time-col",
 }
 
 
@@ -91,6 +91,7 @@ def main(argv=None):
 
     0 on success, 2 for an error in the command, its options or its files
     (one line on standard error), 1 for an unexpected failure.
+    ``FUSIONLAB_DEBUG=1`` in the environment shows the traceback instead.
 
     Examples
     --------
@@ -114,6 +115,8 @@ def main(argv=None):
     except CommandError as exc:
         print(f"fusionlab {args.command}: error: {exc}", file=sys.stderr)
     except (ValueError, TypeError, OSError, ImportError) as exc:
+        if os.environ.get("FUSIONLAB_DEBUG"):
+            raise
         print(f"fusionlab {args.command}: error: {_in_flags(str(exc))}", file=sys.stderr)
     except KeyboardInterrupt:
         print(f"fusionlab {args.command}: interrupted.", file=sys.stderr)

@@ -124,6 +124,16 @@ def _times(column, name):
         ) from exc
 
 
+def _check_order(timestamps, name):
+    """Sorted, unique, complete times, checked before the backend starts."""
+    from ..detection.inputs import check_timestamps
+
+    try:
+        check_timestamps(timestamps, None, len(timestamps))
+    except ValueError as exc:
+        raise CommandError(str(exc).replace("`timestamps`", f"--time-col {name!r}")) from exc
+
+
 def _looks_like_times(column):
     import pandas as pd
 
@@ -156,6 +166,7 @@ def read_series_file(path, time_col=None, columns=None):
                 f"--time-col {time_col!r} is not a column of {path}; columns: {list(frame.columns)}."
             )
         timestamps = _times(frame.pop(time_col), time_col)
+        _check_order(timestamps, time_col)
     if columns:
         missing = [c for c in columns if c not in frame.columns]
         if missing:

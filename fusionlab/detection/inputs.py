@@ -204,13 +204,13 @@ def check_timestamps(timestamps, index, n):
         )
     if stamps.has_duplicates:
         dup = stamps[stamps.duplicated()][0]
-        raise ValueError(f"{source} holds duplicate timestamps (first: {dup!r}).")
+        raise ValueError(f"{source} holds duplicate timestamps (first: {dup}).")
     if not stamps.is_monotonic_increasing:
         raw = np.asarray(stamps)
         pos = int(np.flatnonzero(raw[1:] < raw[:-1])[0]) + 1
         raise ValueError(
             f"{source} must be sorted in increasing order; received "
-            f"{raw[pos - 1]!r} before {raw[pos]!r} (position {pos}). Sort the data "
+            f"{stamps[pos - 1]} before {stamps[pos]} (position {pos}). Sort the data "
             "by time first."
         )
     return stamps

@@ -157,7 +157,7 @@ class ContaminationThreshold(BaseThreshold):
         ordered = np.sort(scores)[::-1]
         k = min(max(int(round(self.contamination * scores.size)), 1), scores.size)
         if k == scores.size:
-            return ordered[-1] - 1.0
+            return min(ordered[-1] - 1.0, float(np.nextafter(ordered[-1], -np.inf)))
         # Halves first: the same value as (a + b) / 2, without overflow.
         return 0.5 * ordered[k - 1] + 0.5 * ordered[k]
 

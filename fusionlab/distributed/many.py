@@ -23,8 +23,8 @@ import numpy as np
 
 from .._validation import check_option, check_positive_int
 from .results import ManyResult, SeriesFailure
-from .series import as_series_map, safe_name
-from .workers import error_text, fit_one, limit_threads, score_chunk
+from .series import as_series_map, file_names
+from .workers import compiled, error_text, fit_one, limit_threads, score_chunk
 
 __all__ = ["score_many", "fit_many"]
 
@@ -99,8 +99,9 @@ def score_many(detector, series, *, id_col=None, time_col=None, value_cols=None,
     -------
     ManyResult
         ``{series_id: scores}``: the same scores as
-        ``detector.score_samples(X)`` (a Series with ``X``'s index for
-        pandas input, else an ndarray), or the paths of the ``.npy`` files
+        ``detector.score_samples(X)`` (a Series with ``X``'s index for a
+        pandas entry of a mapping, with a range index for a series of a long
+        table, else an ndarray), or the paths of the ``.npy`` files
         with ``out_dir``; a series too short for the window,
         with NaN (and no ``impute``) or another feature count is in
         ``.failed`` with its reason.
@@ -130,7 +131,9 @@ def score_many(detector, series, *, id_col=None, time_col=None, value_cols=None,
     batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
     mapped = as_series_map(series, id_col=id_col, time_col=time_col, value_cols=value_cols)
     items = [(sid, X, stamps) for sid, (X, stamps) in mapped.items()]
+    names = None
     if out_dir is not None:
+        names = file_names(mapped)
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
     values, failed = {}, {}
@@ -142,7 +145,7 @@ def score_many(detector, series, *, id_col=None, time_col=None, value_cols=None,
             if "reason" in row:
                 failed[sid] = SeriesFailure(sid, row["stage"], row["reason"])
             elif out_dir is not None:
-                path = out_dir / f"{safe_name(sid)}.npy"
+                path = out_dir / f"{names[sid]}.npy"
                 np.save(path, np.asarray(row["scores"]), allow_pickle=False)
                 values[sid] = str(path)
             else:
@@ -155,8 +158,10 @@ def score_many(detector, series, *, id_col=None, time_col=None, value_cols=None,
                 from ..detection import AnomalyDetector
 
                 detector = AnomalyDetector.load(detector)
-            for chunk in _chunks(items, chunk_size):
-                collect(score_chunk(detector, chunk, batch_size, jit_compile))
+            # Compiled once for the call (each chunk would trace it again).
+            with compiled(detector.model_, jit_compile):
+                for chunk in _chunks(items, chunk_size):
+                    collect(score_chunk(detector, chunk, batch_size))
         else:
             from .dask_backend import score_on_dask
 
@@ -183,7 +188,9 @@ def fit_many(detector, series, out_dir=None, *, id_col=None, time_col=None,
         As in :func:`score_many`.
     out_dir : str or path, optional
         Folder of the archives, ``<series_id>.zip`` (ids made safe for file
-        names); a new temporary folder when None.
+        names; two ids that would share a file are refused before any work);
+        a new temporary folder when None -- on this machine, so with Dask
+        workers on other machines give a folder on storage they share.
     backend : {'processes', 'dask', 'serial'}, default='processes'
         ``'processes'``: a pool of ``n_jobs`` spawned processes on this
         machine (TensorFlow is not fork-safe); ``'dask'``: tasks on a Dask
@@ -218,7 +225,8 @@ def fit_many(detector, series, out_dir=None, *, id_col=None, time_col=None,
     mapped = as_series_map(series, id_col=id_col, time_col=time_col, value_cols=value_cols)
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="fusionlab-fits-"))
     out.mkdir(parents=True, exist_ok=True)
-    tasks = [(sid, X, stamps, str(out / f"{safe_name(sid)}.zip"))
+    names = file_names(mapped)
+    tasks = [(sid, X, stamps, str(out / f"{names[sid]}.zip"))
              for sid, (X, stamps) in mapped.items()]
     values, failed = {}, {}
     bar = _progress(len(tasks), "fitting", progress)
@@ -252,29 +260,37 @@ def _fit_in_processes(template, tasks, n_jobs, threads, collect):
 
     When a worker dies (killed, out of memory, a crash in native code) the
     pool breaks and every unfinished task with it. The unfinished tasks are
-    then run again, each in a pool of its own, so that only the series
-    whose process dies again is reported failed.
+    run again in a fresh pool; if that one breaks too, each remaining task
+    runs in a pool of its own, so that only the series whose process dies
+    again is reported failed.
     """
     context = multiprocessing.get_context("spawn")
-    pending = list(tasks)
-    with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=limit_threads,
-                             initargs=(threads,)) as pool:
-        futures = {pool.submit(fit_one, template, *task): task for task in pending}
-        try:
-            for future in as_completed(futures):
-                collect(future.result())
-                pending.remove(futures[future])
-        except BrokenProcessPool:
-            # Keep what finished before the pool broke.
-            for future, task in futures.items():
-                if task in pending and future.done() and future.exception() is None:
-                    collect(future.result())
-                    pending.remove(task)
-    for task in pending:
-        with ProcessPoolExecutor(1, mp_context=context, initializer=limit_threads,
-                                 initargs=(threads,)) as pool:
+
+    def pool(size):
+        return ProcessPoolExecutor(size, mp_context=context, initializer=limit_threads,
+                                   initargs=(threads,))
+
+    pending = {task[0]: task for task in tasks}
+    for _ in range(2):
+        if not pending:
+            return
+        with pool(min(n_jobs, len(pending))) as executor:
+            futures = {executor.submit(fit_one, template, *task): sid
+                       for sid, task in pending.items()}
             try:
-                collect(pool.submit(fit_one, template, *task).result())
+                for future in as_completed(futures):
+                    collect(future.result())
+                    pending.pop(futures[future])
+            except BrokenProcessPool:
+                # Keep what finished before the pool broke.
+                for future, sid in futures.items():
+                    if sid in pending and future.done() and future.exception() is None:
+                        collect(future.result())
+                        pending.pop(sid)
+    for sid, task in pending.items():
+        with pool(1) as executor:
+            try:
+                collect(executor.submit(fit_one, template, *task).result())
             except BrokenProcessPool as exc:
-                collect({"series_id": task[0], "stage": "worker",
+                collect({"series_id": sid, "stage": "worker",
                          "reason": f"the worker process died ({error_text(exc)})"})

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-__all__ = ["as_series_map", "safe_name"]
+__all__ = ["as_series_map", "safe_name", "file_names"]
 
 
 def as_series_map(series, *, id_col=None, time_col=None, value_cols=None):
@@ -95,9 +95,12 @@ def _from_long(frame, id_col, time_col, value_cols):
 
 
 def safe_name(series_id) -> str:
-    """A file name for ``series_id``: its text, with anything but letters,
-    digits, ``-``, ``_`` and ``.`` replaced, and a short hash when changed
-    (so two ids never share a file).
+    """A file name for ``series_id``.
+
+    Its text when that is already a short, safe name (letters, digits,
+    ``-``, ``_``, ``.``); otherwise the text made safe and cut to 80
+    characters, with a hash of the id, so that different ids give different
+    names (``1`` and ``'1'`` too).
 
     Examples
     --------
@@ -107,7 +110,31 @@ def safe_name(series_id) -> str:
     """
     text = str(series_id)
     clean = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip("._")
-    if clean != text or not clean:
-        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
-        clean = f"{clean[:80] or 'series'}-{digest}"
-    return clean
+    if isinstance(series_id, str) and clean == text and 0 < len(text) <= 100:
+        return clean
+    kind = "" if isinstance(series_id, str) else type(series_id).__name__ + ":"
+    digest = hashlib.sha1((kind + text).encode("utf-8")).hexdigest()[:8]
+    return f"{clean[:80] or 'series'}-{digest}"
+
+
+def file_names(series_ids):
+    """``{series_id: safe_name}`` for the ids of one call, refusing two that would share a file.
+
+    Names are compared without case, as some file systems do.
+
+    Raises
+    ------
+    ValueError
+        Naming the ids whose names collide.
+    """
+    names, seen = {}, {}
+    for series_id in series_ids:
+        name = safe_name(series_id)
+        other = seen.setdefault(name.lower(), series_id)
+        if other is not series_id and other != series_id:
+            raise ValueError(
+                f"The series ids {other!r} and {series_id!r} would be written to the same "
+                f"file ({name}); give them distinct ids."
+            )
+        names[series_id] = name
+    return names

@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from pathlib import Path
 
-__all__ = ["limit_threads", "cached_detector", "fit_one", "score_chunk", "error_text"]
+__all__ = ["THREAD_VARIABLES", "limit_threads", "cached_detector", "compiled", "fit_one", "score_chunk",
+           "error_text"]
 
 _DETECTORS = {}
+# Tasks of one Dask worker may run in several threads at once.
+_LOCK = threading.Lock()
 # Environment variables that bound the threads of the numeric libraries:
 # several workers on one machine must not each take every core.
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                      "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 def limit_threads(threads):
     """Bound this process's numeric threads to ``threads`` (before Keras starts)."""
     if threads:
-        for name in _THREAD_VARIABLES:
+        for name in THREAD_VARIABLES:
             os.environ[name] = str(int(threads))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -37,16 +41,24 @@ def error_text(exc):
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def cached_detector(path):
-    """The detector saved at ``path``, loaded once per process (reloaded if the file changed)."""
+def cached_detector(path, jit_compile=False):
+    """The detector saved at ``path``, loaded once per process (reloaded if the file changed).
+
+    With ``jit_compile`` its model's inference is compiled with XLA, once.
+    """
     from ..detection import AnomalyDetector
 
     stat = Path(path).stat()
-    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
-    detector = _DETECTORS.get(key)
-    if detector is None:
-        _DETECTORS.clear()
-        detector = _DETECTORS[key] = AnomalyDetector.load(path)
+    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, bool(jit_compile))
+    with _LOCK:
+        detector = _DETECTORS.get(key)
+        if detector is None:
+            _DETECTORS.clear()
+            detector = AnomalyDetector.load(path)
+            if jit_compile:
+                detector.model_.jit_compile = True
+                detector.model_.predict_function = None
+            _DETECTORS[key] = detector
     return detector
 
 
@@ -79,8 +91,11 @@ def fit_one(template, series_id, X, timestamps, archive):
 
 
 @contextlib.contextmanager
-def _compiled(model, jit_compile):
-    """The model's predict function compiled with XLA inside the block (when asked)."""
+def compiled(model, jit_compile):
+    """The model's predict function compiled with XLA inside the block (when asked).
+
+    The model is left as it was at the end (for a detector the caller owns).
+    """
     if not jit_compile or model.jit_compile:
         yield
         return
@@ -105,7 +120,9 @@ def score_chunk(detector, items, batch_size=None, jit_compile=False):
     batch_size : int, optional
         Windows per model call (default: the detector's ``predict_batch_size``).
     jit_compile : bool, default=False
-        Compile the model's inference with XLA for this chunk.
+        With an archive path: its cached detector's inference compiled with
+        XLA (once per process). A detector object is scored as it is (see
+        :func:`compiled`).
 
     Returns
     -------
@@ -114,7 +131,12 @@ def score_chunk(detector, items, batch_size=None, jit_compile=False):
         ``X``, or None), or ``{'series_id', 'stage', 'reason'}``.
     """
     if isinstance(detector, (str, os.PathLike)):
-        detector = cached_detector(detector)
+        try:
+            detector = cached_detector(detector, jit_compile)
+        except Exception as exc:  # noqa: BLE001 - e.g. an archive this worker cannot read
+            return [{"series_id": sid, "stage": "score",
+                     "reason": f"the detector could not be loaded here: {error_text(exc)}"}
+                    for sid, *_ in items]
     out, prepared, kept = [], [], []
     for series_id, X, timestamps in items:
         try:
@@ -125,11 +147,10 @@ def score_chunk(detector, items, batch_size=None, jit_compile=False):
         prepared.append((scaled, series.timestamps))
         kept.append((series_id, series.index if _is_pandas(X) else None))
     try:
-        with _compiled(detector.model_, jit_compile):
-            for position, contributions in detector._iter_contributions(prepared, batch_size):
-                series_id, index = kept[position]
-                out.append({"series_id": series_id, "scores": contributions.sum(axis=1),
-                            "index": index})
+        for position, contributions in detector._iter_contributions(prepared, batch_size):
+            series_id, index = kept[position]
+            out.append({"series_id": series_id, "scores": contributions.sum(axis=1),
+                        "index": index})
     except Exception as exc:  # noqa: BLE001 - the chunk's remaining series fail together
         done = {row["series_id"] for row in out}
         out.extend({"series_id": sid, "stage": "score", "reason": error_text(exc)}

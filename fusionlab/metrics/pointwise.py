@@ -130,7 +130,8 @@ def _cut_below(values, index):
     """
     upper = float(values[index])
     if index == 0:
-        return upper - 1.0
+        # One below, or the next float below where 1 is lost to rounding.
+        return min(upper - 1.0, float(np.nextafter(upper, -np.inf)))
     lower = float(values[index - 1])
     middle = 0.5 * (lower + upper)
     # Two adjacent floats have no float between them: cut at the lower one.
