@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -55,6 +56,51 @@ def _time(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+def _ms(value):
+    """Epoch milliseconds of a time (int, numpy or pandas datetime, ISO text kept)."""
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "value") and hasattr(value, "tz_localize"):  # pandas Timestamp
+        stamp = value if value.tzinfo is None else value.tz_convert("UTC").tz_localize(None)
+        return int(stamp.value // 1_000_000)
+    if hasattr(value, "dtype") and str(value.dtype).startswith("datetime64"):
+        return int(value.astype("datetime64[ms]").astype("int64"))
+    if hasattr(value, "timestamp"):  # datetime.datetime
+        return int(round(value.timestamp() * 1000))
+    return value.item() if hasattr(value, "item") else value
+
+
+def _number(value):
+    if value is None:
+        return None
+    number = float(value)
+    return None if number != number else number  # NaN as null: a missing value
+
+
+def _points(points):
+    """The JSON points of a push from a list, a DataFrame or an array of rows."""
+    if hasattr(points, "to_numpy") and hasattr(points, "index"):  # DataFrame / Series
+        import pandas as pd
+
+        frame = points.to_frame() if isinstance(points, pd.Series) else points
+        rows = frame.to_numpy(dtype=float).tolist()
+        timed = isinstance(frame.index, pd.DatetimeIndex)
+        return [{"timestamp": _ms(t), "values": [_number(v) for v in row]} if timed
+                else [_number(v) for v in row] for t, row in zip(frame.index, rows, strict=True)]
+    if hasattr(points, "tolist") and not isinstance(points, list):  # numpy array
+        import numpy as np
+
+        array = np.asarray(points, dtype=float)
+        rows = array[:, None] if array.ndim == 1 else array
+        return [[_number(v) for v in row] for row in rows.tolist()]
+    out = []
+    for point in points:
+        if isinstance(point, dict) and "timestamp" in point:
+            point = {**point, "timestamp": _ms(point["timestamp"])}
+        out.append(point)
+    return out
 
 
 class AnomalyClient:
@@ -407,10 +453,57 @@ class AnomalyClient:
                                    f"(progress {job.progress:.0%}).")
             await asyncio.sleep(poll)
 
-    async def push_points(self, series_id: str, points, model_id=None) -> dict:
-        """Push live points of a series (online scoring; see the streaming guide)."""
-        return await self._request("POST", f"/api/series/{series_id}/points",
-                                   json={"points": points, "model_id": model_id})
+    async def push_points(self, series_id: str, points, model_id=None,
+                          include_scores: bool = False) -> dict:
+        """Push live points of a series (online scoring; see the streaming guide).
+
+        ``points`` is a list of ``{"timestamp": ms or ISO text, "values":
+        [...]}`` (or of bare value lists), a DataFrame (its index as the
+        timestamps when it holds times) or an array of rows. The first push
+        of a series names its ``model_id``. Returns the server's answer:
+        ``accepted``, ``n_points``, ``final_points``, ``delay``, the stored
+        ``anomalies`` (new or updated records) and the refused points'
+        ``errors``.
+        """
+        body = {"points": _points(points)}
+        if model_id is not None:
+            body["model_id"] = model_id
+        if include_scores:
+            body["include_scores"] = True
+        return await self._request("POST", f"/api/series/{quote(str(series_id), safe='')}"
+                                   "/points", json=body)
+
+    async def ingest(self, series_id: str, points, model_id=None,
+                     include_scores: bool = False) -> dict:
+        """:meth:`push_points` over the WebSocket (``ingest``); the same answer.
+
+        Raises
+        ------
+        ServiceError
+            When the server refuses the push (its ``error`` message).
+        """
+        data = {"series_id": str(series_id), "points": _points(points)}
+        if model_id is not None:
+            data["model_id"] = model_id
+        if include_scores:
+            data["include_scores"] = True
+        answer = await self._ws().request("ingest", data, timeout=60.0)
+        if answer.get("type") == "error":
+            detail = answer["data"]
+            status = {"not_found": 404, "conflict": 409, "too_large": 413,
+                      "forbidden": 403}.get(detail.get("code"), 400)
+            raise ServiceError(status, detail.get("message"), "WS", self.ws_url)
+        return answer["data"]
+
+    async def end_series(self, series_id: str) -> dict:
+        """End a live series: its last events are stored final, its state deleted."""
+        return await self._request("DELETE", f"/api/series/{quote(str(series_id), safe='')}")
+
+    async def get_series(self, series_id: str | None = None):
+        """One live series (or all of them: a list)."""
+        if series_id is None:
+            return (await self._request("GET", "/api/series"))["series"]
+        return await self._request("GET", f"/api/series/{quote(str(series_id), safe='')}")
 
     async def metrics(self) -> str:
         """The server's Prometheus metrics (text)."""

@@ -24,7 +24,7 @@ from .errors import StreamClosed
 
 __all__ = ["Stream"]
 
-_ACKS = ("subscribed", "unsubscribed", "pong", "replayed")
+_ACKS = ("subscribed", "unsubscribed", "pong", "replayed", "ingested")
 _END = object()
 
 

@@ -26,6 +26,7 @@ from .jobs.backends import make_backend
 from .jobs.runner import JobRunner
 from .reads import Reader
 from .state import ServiceState
+from .streams import StreamService
 
 __all__ = ["create_app"]
 
@@ -103,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = JobRunner(state, make_backend(settings), capacity=settings.workers)
         state.runner = runner
         await runner.start()
+        state.streams = StreamService(state)
+        await state.streams.start()
         # Objects created at start live as long as the server: keep them out
         # of the garbage collector's generations (shorter, rarer pauses).
         gc.collect()
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await state.streams.stop()
             await runner.stop()
             state.reader.close()
             await engine.dispose()

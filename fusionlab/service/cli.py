@@ -5,6 +5,8 @@
     fusionlab serve [--host 127.0.0.1] [--port 8080] [--data-dir DIR]
                     [--database URL] [--workers N] [--jobs local|celery|dask]
                     [--broker URL] [--dask-scheduler ADDRESS]
+                    [--stream-batch-size N] [--stream-max-delay-ms MS]
+                    [--stream-min-severity LEVEL] [--webhook URL] [--external-url URL]
     fusionlab serve create-token --scope read|write|admin [--name NAME]
     fusionlab serve list-tokens
     fusionlab serve revoke-token ID
@@ -63,6 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest upload in MiB (default 100)")
     parser.add_argument("--max-rows", type=int, default=1_000_000,
                         help="most rows of an uploaded table (default 1,000,000)")
+    parser.add_argument("--ws-queue-size", type=int, default=1000,
+                        help="messages kept for a slow WebSocket client before low/medium "
+                             "ones are dropped (default 1000; high/critical never are)")
+    parser.add_argument("--stream-batch-size", type=int, default=256,
+                        help="windows per model call of the online scoring (default 256)")
+    parser.add_argument("--stream-max-delay-ms", type=float, default=20.0,
+                        help="longest pushed points wait for others before scoring "
+                             "(default 20 ms)")
+    parser.add_argument("--stream-min-severity", default="high",
+                        choices=("low", "medium", "high", "critical"),
+                        help="interim alerts and webhook for events at least this severe "
+                             "(default high)")
+    parser.add_argument("--webhook", default=os.environ.get("FUSIONLAB_WEBHOOK"),
+                        help="POST alerts to this URL in Alertmanager's webhook format "
+                             "(firing/resolved), or $FUSIONLAB_WEBHOOK")
+    parser.add_argument("--external-url", default=None,
+                        help="this server's address in the alerts' links (default "
+                             "http://HOST:PORT)")
     parser.add_argument("--log-level", default="info",
                         choices=("critical", "error", "warning", "info", "debug"))
     return parser
@@ -158,7 +178,11 @@ def serve(argv=None) -> int:
             jobs=args.jobs or ("dask" if args.dask_scheduler else "local"),
             broker=args.broker, celery_queue=args.celery_queue,
             dask_scheduler=args.dask_scheduler,
-            max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_rows=args.max_rows)
+            max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_rows=args.max_rows,
+            ws_queue_size=args.ws_queue_size, stream_batch_size=args.stream_batch_size,
+            stream_max_delay_ms=args.stream_max_delay_ms,
+            stream_min_severity=args.stream_min_severity, webhook_url=args.webhook,
+            external_url=args.external_url)
     except ValueError as exc:
         print(f"fusionlab serve: error: {exc}", file=sys.stderr)
         return 2

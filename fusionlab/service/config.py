@@ -90,6 +90,23 @@ class Settings:
         are dropped (high/critical never are).
     job_poll_seconds : float
         How often the runner looks for queued jobs and reads progress.
+    stream_batch_size : int
+        Windows per model call of the online scoring (pushed points of all
+        series of one model share the calls).
+    stream_max_delay_ms : float
+        Longest pushed points wait for others before they are scored.
+    stream_min_severity : {'low', 'medium', 'high', 'critical'}
+        Interim alerts (and the webhook) for events at least this severe.
+    stream_max_points : int
+        Most points in one push (413 beyond).
+    stream_max_series : int
+        Most live series per model kept in memory at once.
+    webhook_url : str, optional
+        Where alerts are POSTed in Alertmanager's webhook format (firing and
+        resolved); none by default.
+    external_url : str, optional
+        This server's address as the alerts' receivers should link to it
+        (``generatorURL``); ``http://<host>:<port>`` by default.
     """
 
     data_dir: Path = field(default_factory=lambda: Path("fusionlab-data"))
@@ -108,6 +125,13 @@ class Settings:
     max_page: int = 1000
     ws_queue_size: int = 1000
     job_poll_seconds: float = 0.25
+    stream_batch_size: int = 256
+    stream_max_delay_ms: float = 20.0
+    stream_min_severity: str = "high"
+    stream_max_points: int = 10_000
+    stream_max_series: int = 1000
+    webhook_url: str | None = None
+    external_url: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -119,8 +143,21 @@ class Settings:
             raise ValueError("`--jobs dask` needs `--dask-scheduler ADDRESS` (e.g. "
                              "tcp://127.0.0.1:8786).")
         for name in ("port", "workers", "max_upload_bytes", "max_rows",
-                     "max_uncompressed_bytes", "max_page", "ws_queue_size"):
+                     "max_uncompressed_bytes", "max_page", "ws_queue_size", "stream_batch_size",
+                     "stream_max_points", "stream_max_series"):
             _check_positive(getattr(self, name), name)
+        if isinstance(self.stream_max_delay_ms, bool) or not isinstance(
+                self.stream_max_delay_ms, int | float) or not 0 <= self.stream_max_delay_ms <= 10_000:
+            raise ValueError("`stream_max_delay_ms` must be a number of milliseconds in [0, 10000]; "
+                             f"received {self.stream_max_delay_ms!r}.")
+        if self.stream_min_severity not in ("low", "medium", "high", "critical"):
+            raise ValueError("`stream_min_severity` must be low, medium, high or critical; "
+                             f"received {self.stream_min_severity!r}.")
+        for name in ("webhook_url", "external_url"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith(("http://", "https://")):
+                raise ValueError(f"`{name}` must be an http:// or https:// URL; received "
+                                 f"{value!r}.")
         if not self.max_compression_ratio > 1:
             raise ValueError("`max_compression_ratio` must be > 1; received "
                              f"{self.max_compression_ratio!r}.")
@@ -133,6 +170,11 @@ class Settings:
     def url(self) -> str:
         """The database URL in use (the SQLite file by default)."""
         return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def public_url(self) -> str:
+        """The server's address for links in alerts (``external_url`` or host:port)."""
+        return (self.external_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def folder(self, name: str) -> Path:
         """A subfolder of the data folder (``uploads``, ``models``, ``arrays``,

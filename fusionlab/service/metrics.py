@@ -45,6 +45,19 @@ class Metrics:
         self.ws_dropped = Gauge("fusionlab_websocket_dropped_messages",
                                 "Low/medium messages dropped for slow clients since start.",
                                 registry=r)
+        self.stream_points = Counter("fusionlab_stream_points_total",
+                                     "Pushed points accepted by the online scoring.", registry=r)
+        self.stream_refused = Counter("fusionlab_stream_points_refused_total",
+                                      "Pushed points refused (order, values...).", registry=r)
+        self.stream_seconds = Histogram(
+            "fusionlab_stream_tick_seconds", "Time to score and store one batch of pushes.",
+            registry=r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.stream_series = Gauge("fusionlab_stream_series", "Live series in memory.",
+                                   registry=r)
+        self.webhook_sent = Counter("fusionlab_webhook_sent_total",
+                                    "Alerts posted to the webhook.", registry=r)
+        self.webhook_failed = Counter("fusionlab_webhook_failed_total",
+                                      "Alerts the webhook could not deliver.", registry=r)
 
     def observe(self, method: str, route: str, status: int, started: float) -> None:
         """Count one answered request."""

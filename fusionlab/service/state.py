@@ -33,15 +33,16 @@ class ServiceState:
         Set once the app has started.
     token_settings : dict
         Cache of each token's saved filter/theme/layout (token id -> dict).
-    streams : dict
-        Per-series online scoring state (streaming ingest, issue 16).
+    streams : StreamService or None
+        The online scoring of pushed points (:mod:`~fusionlab.service.streams`),
+        set once the app has started.
     background : set
         Tasks started by the server that must not be garbage-collected.
     reader : Reader
         Runs the read-only listings (see :mod:`fusionlab.service.reads`).
     completed_hooks : list
         ``hook(state, job)`` functions run after a job's outcome is stored
-        (the analyses' WebSocket updates; the streaming state, later).
+        (the analyses' WebSocket updates).
     """
 
     settings: Settings
@@ -53,7 +54,7 @@ class ServiceState:
     runner: Any = None
     revision: str | None = None
     token_settings: dict = field(default_factory=dict)
-    streams: dict = field(default_factory=dict)
+    streams: Any = None
     background: set = field(default_factory=set)
     reader: Any = None
     completed_hooks: list = field(default_factory=list)

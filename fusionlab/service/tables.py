@@ -9,7 +9,10 @@ Anomalies carry ``seq``, a number taken from the ``counters`` row
 ``anomaly_seq`` inside the transaction that stores them: on PostgreSQL the row
 lock orders concurrent writers, so a reader who has seen ``seq <= n`` will
 never later find a new record below ``n`` (what ``since_seq`` replay relies
-on). The anomaly's ``id`` is its ``seq``.
+on). The anomaly's ``id`` is the ``seq`` it was first stored with; a live
+series' record that changes later (an interim alert upgraded, then made
+final) keeps its ``id`` and takes a new ``seq`` each time, so a ``since_seq``
+replay sends its newest version.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -125,8 +129,14 @@ class Job(Base):
 
 
 class Series(Base):
-    """A live series (streaming ingest, issue 16): its model and where the
-    online scorer's state is kept between restarts."""
+    """A live series (streaming ingest): its model and the online scorer's
+    state, saved with each push so that a restarted server resumes it.
+
+    ``state`` is the JSON part of the series' streaming state
+    (:func:`fusionlab.streaming.snapshot.series_state`) and the stored
+    records of its open alerts; ``state_arrays`` its arrays as one ``.npz``
+    (read back without pickle).
+    """
 
     __tablename__ = "series"
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -135,6 +145,9 @@ class Series(Base):
     last_timestamp: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     state: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     state_path: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    state_arrays: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    time_unit: Mapped[str | None] = mapped_column(String(10), nullable=True)  # ms | index
+    model_version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 

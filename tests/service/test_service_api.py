@@ -69,7 +69,7 @@ def all_records(http, **params):
 def test_health_reports_the_database(http):
     body = http.get("/health").json()
     assert body["status"] == "ok" and body["database"] == "sqlite"
-    assert body["schema"] == "0001" and body["auth"] == "local"
+    assert body["schema"] == "0002" and body["auth"] == "local"
 
 
 def test_scan_stores_each_anomalous_row_with_its_cells(http, populated):
@@ -429,9 +429,10 @@ def test_cancel_a_queued_job_and_refuse_cancelling_a_finished_one(http, populate
     assert http.post("/api/jobs/job_nope/cancel").status_code == 404
 
 
-def test_streaming_ingest_is_not_served_yet(http):
+def test_streaming_ingest_of_an_unknown_series_needs_its_model(http):
+    # Was the 501 placeholder until the streaming issue (16) served the route.
     answer = http.post("/api/series/s1/points", json={"points": [1, 2]})
-    assert answer.status_code == 501 and "not served yet" in answer.json()["detail"]
+    assert answer.status_code == 404 and "give `model_id`" in answer.json()["detail"]
 
 
 def test_tables_over_the_row_cap_are_refused_before_parsing(http, tmp_path):
@@ -479,7 +480,8 @@ def test_websocket_errors_say_what_was_wrong(server):
             assert answer["data"]["code"] == "unknown_type" and answer["id"] == "d1"
             assert "subscribe_" in answer["data"]["message"]
             answer = await ask(json.dumps({"type": "ingest", "data": {"points": [1]}}))
-            assert answer["data"]["code"] == "not_implemented"
+            assert answer["data"]["code"] == "bad_request" and "series_id" in answer[
+                "data"]["message"]
             answer = await ask(json.dumps({"type": "subscribe_jobs", "data": {"since_seq": 1}}))
             assert answer["data"]["code"] == "bad_request" and "since_seq" in answer[
                 "data"]["message"]

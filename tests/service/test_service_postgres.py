@@ -31,7 +31,7 @@ def test_the_service_works_on_postgresql(pg_server, tmp_path, postgres_url):
               for i in range(2)]
     with httpx.Client(base_url=pg_server.url, timeout=60) as http:
         health = http.get("/health").json()
-        assert health["database"] == "postgresql" and health["schema"] == "0001"
+        assert health["database"] == "postgresql" and health["schema"] == "0002"
         jobs = []
         for sheet in sheets:
             with open(sheet, "rb") as handle:

@@ -211,8 +211,8 @@ def test_migrations_create_the_schema_and_refuse_an_unknown_revision(tmp_path):
         try:
             with pytest.raises(DatabaseVersionError, match="Start `fusionlab serve` once"):
                 await check_version(engine)
-            assert await migrate(engine) == head_revision() == "0001"
-            assert await migrate(engine) == "0001"  # a second start changes nothing
+            assert await migrate(engine) == head_revision() == "0002"
+            assert await migrate(engine) == "0002"  # a second start changes nothing
             async with engine.begin() as connection:
                 mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
                 assert mode == "wal"

@@ -100,7 +100,7 @@ async def list_anomalies(
     if by_seq:
         if cursor is not None:
             conds.append(A.seq > decode_cursor(cursor, ("s",))["s"])
-        statement = (select(A.payload, A.timestamp, A.id).where(*conds)
+        statement = (select(A.payload, A.timestamp, A.id, A.seq).where(*conds)
                      .order_by(A.seq).limit(limit + 1))
     else:
         if cursor is not None:
@@ -112,8 +112,9 @@ async def list_anomalies(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor({"s": last.id} if by_seq else {"t": last.timestamp,
-                                                                    "i": last.id})
+        # by seq: a live series' record keeps its id and takes a new seq when it changes
+        next_cursor = encode_cursor({"s": last.seq} if by_seq else {"t": last.timestamp,
+                                                                     "i": last.id})
     body = ('{"anomalies":[' + ",".join(row.payload for row in rows) + '],"next_cursor":'
             + json.dumps(next_cursor) + "}")
     return Response(body, media_type="application/json")

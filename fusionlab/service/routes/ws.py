@@ -4,8 +4,10 @@ Authentication: ``?token=`` or a first ``{"type": "auth", "data": {"token":
 ...}}`` message (within 10 s) when tokens exist. Client messages:
 ``subscribe_<channel>`` / ``unsubscribe_<channel>`` for ``anomalies``,
 ``heatmap``, ``correlations``, ``temporal``, ``jobs``; ``ping``; ``ingest``
-(not served yet). Each (un)subscription is acknowledged with
-``subscribed`` / ``unsubscribed`` carrying the request's ``id``.
+(``data``: ``series_id`` and the body of ``POST /api/series/{id}/points``;
+answered ``ingested`` with the same answer, or ``error``; needs the write
+scope). Each (un)subscription is acknowledged with ``subscribed`` /
+``unsubscribed`` carrying the request's ``id``.
 
 ``subscribe_anomalies`` with ``since_seq`` first replays the stored
 records with a larger ``seq`` (matching ``min_severity`` and ``model_ids``)
@@ -150,7 +152,34 @@ async def _sender(websocket, state, queue):
             await websocket.send_text(json.dumps(message))
 
 
-def _handle(state, client_id, queue, message) -> None:
+_INGEST_CODES = {404: "not_found", 409: "conflict", 413: "too_large", 422: "bad_request",
+                 503: "unavailable"}
+
+
+async def _ingest(state, queue, request_id, data) -> None:
+    """Score an ``ingest`` message and queue its answer."""
+    from ..streams import IngestError
+
+    try:
+        if not isinstance(data, dict) or not isinstance(data.get("series_id"), str):
+            raise IngestError(422, "`data` must hold `series_id` and the points "
+                                   "({\"series_id\": ..., \"model_id\": ..., \"points\": [...]}).")
+        body = {k: v for k, v in data.items() if k != "series_id"}
+        answer = await state.streams.ingest(data["series_id"], body)
+        message = {"type": "ingested", "data": answer}
+        if request_id is not None:
+            message["id"] = request_id
+    except IngestError as exc:
+        message = _error(_INGEST_CODES.get(exc.status, "bad_request"), exc.detail, request_id)
+    except Exception as exc:  # noqa: BLE001 - the connection goes on
+        message = _error("internal", f"Scoring failed ({type(exc).__name__}).", request_id)
+    try:
+        queue.put(message, droppable=False)
+    except Overflow:
+        pass
+
+
+def _handle(state, client_id, queue, message, identity=None) -> None:
     kind = message.get("type")
     request_id = message.get("id")
     data = message.get("data") or {}
@@ -158,8 +187,13 @@ def _handle(state, client_id, queue, message) -> None:
         queue.put({"type": "pong", "id": request_id, "data": data}, droppable=False)
         return
     if kind == "ingest":
-        queue.put(_error("not_implemented", "Online scoring (ingest) is not served yet.",
-                         request_id), droppable=False)
+        if identity is not None and not has_scope(identity, "write"):
+            queue.put(_error("forbidden", "`ingest` needs a token with the write scope.",
+                             request_id), droppable=False)
+            return
+        task = asyncio.create_task(_ingest(state, queue, request_id, data))
+        state.background.add(task)
+        task.add_done_callback(state.background.discard)
         return
     for action in ("subscribe", "unsubscribe"):
         if isinstance(kind, str) and kind.startswith(action + "_"):
@@ -192,7 +226,8 @@ async def websocket_endpoint(websocket: WebSocket):
     """The contract's WebSocket (see the module description)."""
     state = websocket.app.state.service
     await websocket.accept()
-    if await _identify(websocket, state) is None:
+    identity = await _identify(websocket, state)
+    if identity is None:
         return
     client_id, queue = state.hub.connect()
     sender = asyncio.create_task(_sender(websocket, state, queue))
@@ -215,7 +250,7 @@ async def websocket_endpoint(websocket: WebSocket):
             if queue.closed:
                 break
             try:
-                _handle(state, client_id, queue, message)
+                _handle(state, client_id, queue, message, identity)
             except Overflow:
                 break
     except (WebSocketDisconnect, RuntimeError):
