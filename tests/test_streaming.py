@@ -295,6 +295,7 @@ def test_snapshot_restore_round_trips_the_whole_state(detectors, data, tmp_path)
     head = StreamResult()
     head.extend(stream(sd, "a", data[:305], stamps[:305], chunk=7, flush=False))
     head.extend(stream(sd, "b", data[::-1][:200], None, chunk=13, flush=False))
+    sd.update("c", data[:5])  # not one window yet
     assert sd._batcher.pending > 0  # windows waiting are part of the state
     state, arrays = sd.snapshot()
     json.dumps(state, allow_nan=False)  # plain JSON
@@ -308,13 +309,14 @@ def test_snapshot_restore_round_trips_the_whole_state(detectors, data, tmp_path)
         out = StreamResult()
         out.extend(stream(target, "a", data[305:], stamps[305:], chunk=11, flush=False))
         out.extend(target.update("b", data[::-1][200:]))
+        out.extend(target.update("c", data[5:100]))
         out.extend(target.flush())
         return out
 
     reference = rest(sd)
     for copy in copies:
         again = rest(copy)
-        for sid in ("a", "b"):
+        for sid in ("a", "b", "c"):
             assert again.scores_of(sid)[0] == reference.scores_of(sid)[0]
             np.testing.assert_array_equal(again.scores_of(sid)[1], reference.scores_of(sid)[1])
             assert [(e.start, e.end, e.severity) for e in again.events_of(sid)] == \

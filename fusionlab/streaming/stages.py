@@ -175,7 +175,7 @@ class CentredAverage(_Stage):
     def get_state(self):
         return ({"n_in": self.n_in, "n_out": self.n_out},
                 {"buffer": self._buffer,
-                 "last": self._last if self._last is not None else _empty(self.columns)[0]})
+                 "last": self._last if self._last is not None else np.zeros(0)})
 
     def set_state(self, params, arrays):
         self.n_in = _check_count(params["n_in"], "n_in")
@@ -332,7 +332,7 @@ class WindowCentres(_Stage):
 
     def get_state(self):
         return ({"n_windows": self.n_windows, "n_out": self.n_out},
-                {"last": self._last if self._last is not None else _empty(self.columns)[0]})
+                {"last": self._last if self._last is not None else np.zeros(0)})
 
     def set_state(self, params, arrays):
         self.n_windows = _check_count(params["n_windows"], "n_windows")
