@@ -36,7 +36,7 @@ def detector(**kw):
 
 
 def series(n=N, seed=0, events=True):
-    """Two features, period 24, a spike at 300 and a level shift of feature 1 at 380-420."""
+    """Two features, period 24, a spike at 300, a shift at 380-420, a lone point at 450."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)
     x = np.column_stack([np.sin(2 * np.pi * t / 24), np.cos(2 * np.pi * t / 24)])
@@ -44,6 +44,8 @@ def series(n=N, seed=0, events=True):
     if events:
         x[300:303, 0] += 3.0
         x[380:420, 1] += 1.5
+        if n > 450:
+            x[450, 1] += 6.0  # a lone extreme point (the scorers' peak rules)
     return x
 
 
@@ -145,9 +147,12 @@ def test_final_scores_and_events_equal_the_batch_detector(detectors, data, name,
                for e in result.events)
 
 
-def test_many_series_share_model_calls_and_each_gets_its_own_scores(detectors):
-    det, _ = detectors["smoothed"]
+@pytest.mark.parametrize("name", ["smoothed", "default"])
+def test_many_series_share_model_calls_and_each_gets_its_own_scores(detectors, name):
+    det, _ = detectors[name]
     fleet = {f"s{i}": series(150 + 37 * i, seed=i) for i in range(6)}
+    for i, x in enumerate(fleet.values()):
+        x[60 + 7 * i, i % 2] += 8.0  # lone extreme points here and there
     sd = lazy(det)
     result = StreamResult()
     longest = max(len(x) for x in fleet.values())
@@ -161,6 +166,29 @@ def test_many_series_share_model_calls_and_each_gets_its_own_scores(detectors):
         assert_scores(final_scores(result, sid), det.score_samples(x), det.threshold_)
         assert_same_events(result.events_of(sid), det.detect(x), det.threshold_)
     assert sd.series_ids == []  # flushed series are forgotten
+
+
+def test_the_probe_tells_the_known_scoring_variants_apart(detectors):
+    from fusionlab.streaming.support import (
+        PROBE_RTOL,
+        VARIANTS,
+        _probe_series,
+        check_supported,
+        score_offline,
+    )
+
+    det, _ = detectors["default"]
+    spec = check_supported(det)
+    if not spec.scales:
+        pytest.skip("this detector scores with its model's error alone")
+    rows, stamps = _probe_series(spec)
+    expected = det.explain(rows, timestamps=stamps).to_numpy()
+    chosen = (spec.recon_rule, spec.finish)
+    for variant in VARIANTS:
+        spec.recon_rule, spec.finish = variant
+        worst = np.abs(score_offline(spec, rows, stamps) - expected).max() / np.abs(
+            expected).max()
+        assert (worst <= PROBE_RTOL) == (variant == chosen), (variant, worst)
 
 
 def test_a_waiting_batch_is_scored_after_max_delay(detectors, data):

@@ -42,6 +42,15 @@ from .stages import Combiner, Smoother, WindowErrors
 __all__ = ["Spec", "SeriesPipeline", "Block"]
 
 
+def _square(contributions):
+    """Rows times their sums: the detector's own ``square_scores`` (capped) where it has one."""
+    try:
+        from ..detection.ensemble import square_scores
+    except ImportError:  # a fusionlab whose square is not capped
+        return contributions * contributions.sum(axis=1, keepdims=True)
+    return square_scores(contributions)
+
+
 @dataclass
 class Spec:
     """What one fitted detector scores with, read once (see :meth:`from_detector`)."""
@@ -74,6 +83,10 @@ class Spec:
     #: sum, so scores read as squared errors do); chosen by the probe of
     #: :func:`~fusionlab.streaming.support.check_supported`.
     finish: str = "plain"
+    #: The model's window error among the scorers: ``'average'`` (the
+    #: moving average of its point errors) or ``'peak'`` (isolated large
+    #: errors keep ``peak_weight`` of themselves); chosen by the probe too.
+    recon_rule: str = "average"
     #: Most windows of a series waiting for a model call (the batch size):
     #: its final scores may lag that much more.
     queue: int = 0
@@ -95,7 +108,8 @@ class Spec:
                 "scorer_window": self.scorer_window, "combine": self.combine,
                 "scales": [[s.median, s.iqr] for s in self.scales],
                 "smoothing_width": self.smoothing_width, "peak_weight": self.peak_weight,
-                "merge_gap": self.merge_gap, "finish": self.finish, "capacity": self.capacity}
+                "merge_gap": self.merge_gap, "finish": self.finish, "recon_rule": self.recon_rule,
+                "capacity": self.capacity}
 
     @property
     def span(self):
@@ -120,7 +134,9 @@ class Spec:
         from ..detection.models import time_aware
 
         scales = list(getattr(detector, "scorer_scales_", []) or [])
-        names = list(check_scorers(detector.scorers)) if scales else ["reconstruction"]
+        fitted_names = getattr(detector, "scorer_names_", None)
+        names = (list(fitted_names if fitted_names is not None else
+                      check_scorers(detector.scorers)) if scales else ["reconstruction"])
         return cls(
             detector=detector,
             n_features=int(detector.n_features_in_),
@@ -136,7 +152,7 @@ class Spec:
             scorers=list(getattr(detector, "scorers_", []) or []) if scales else [],
             scorer_window=int(detector.scorer_window_) if scales else None,
             scales=scales,
-            combine=getattr(detector, "combine", "mean"),
+            combine=getattr(detector, "combine_", getattr(detector, "combine", "mean")),
             smoothing_width=int(detector.smoothing_width_),
             peak_weight=float(detector.peak_weight),
             threshold=float(detector.threshold_),
@@ -201,7 +217,8 @@ class SeriesPipeline:
         length = spec.horizon if spec.horizon else spec.window
         self.errors = WindowErrors(f, length, spec.window if spec.horizon else 0)
         self.combiner = (Combiner(f, spec.window, spec.scorer_window, spec.scorer_names,
-                                  spec.scales, spec.combine) if spec.scales else None)
+                                  spec.scales, spec.combine, spec.recon_rule, spec.peak_weight)
+                         if spec.scales else None)
         self.smoother = Smoother(spec.smoothing_width, spec.peak_weight, f)
         self.events = EventTracker(spec.threshold, spec.feature_names, spec.merge_gap,
                                    spec.smoothing_width, spec.top_k, spec.model_id,
@@ -351,7 +368,7 @@ class SeriesPipeline:
     def _finished(self, out):
         """The detector's last step on smoothed contributions (see ``Spec.finish``)."""
         if self.combiner is not None and self.spec.finish == "squared":
-            return out * out.sum(axis=1, keepdims=True)
+            return _square(out)
         return out
 
     def _finish(self, out, final=False):

@@ -380,25 +380,47 @@ class Combiner(_Stage):
         ``'mean'`` or ``'max'``.
     """
 
-    def __init__(self, n_features, model_window, scorer_window, names, scales, how):
+    def __init__(self, n_features, model_window, scorer_window, names, scales, how,
+                 recon_rule="average", peak_weight=0.0):
         from ..detection.ensemble import RECONSTRUCTION
 
         self.n_features = int(n_features)
         self.names = list(names)
         self.scales = list(scales)
         self.how = how
+        self.recon_rule = recon_rule
+        self.peak_weight = float(peak_weight)
         self.recon_position = self.names.index(RECONSTRUCTION)
         self.n_scorers = len(self.names) - 1
         self.average = CentredAverage(model_window, self.n_features + 1)
         self.centres = WindowCentres(scorer_window, self.n_scorers)
         self._errors = _Queue(self.n_features + 1)
+        self._raw = _Queue(1)
         self._scores = _Queue(self.n_scorers)
         self.n_out = 0
 
     def push_contributions(self, rows):
         """The model's final point contributions ``(k, n_features)``."""
         if rows.shape[0]:
-            self._errors.put(self.average.push(np.column_stack([rows, rows.sum(axis=1)])))
+            total = rows.sum(axis=1)
+            self._raw.put(total[:, None])
+            self._put_averaged(self.average.push(np.column_stack([rows, total])))
+
+    def _put_averaged(self, averaged):
+        """Averaged rows, their last column the model's window error by ``recon_rule``.
+
+        ``'average'``: the moving average of the total error; ``'peak'``:
+        :func:`~fusionlab.detection.scoring.smooth_errors` of it, an isolated
+        large error keeping ``peak_weight`` of itself.
+        """
+        if not averaged.shape[0]:
+            return
+        own = self._raw.take(averaged.shape[0])[:, 0]
+        if self.recon_rule == "peak" and self.average.width > 1:
+            peak = self.peak_weight * own
+            averaged = averaged.copy()
+            averaged[:, -1] = np.where(peak > averaged[:, -1], peak, averaged[:, -1])
+        self._errors.put(averaged)
 
     def push_window_scores(self, scores):
         """The scorers' raw scores ``(k, n_scorers)`` of the next windows."""
@@ -432,7 +454,7 @@ class Combiner(_Stage):
 
     def flush(self, n_points):
         """Every remaining point of a series of ``n_points`` points."""
-        self._errors.put(self.average.flush())
+        self._put_averaged(self.average.flush())
         self._scores.put(self.centres.flush(n_points))
         return self.emit()
 
@@ -444,6 +466,7 @@ class Combiner(_Stage):
             arrays.update({f"{name}.{k}": v for k, v in a.items()})
         arrays["errors_queue"] = self._errors.rows
         arrays["scores_queue"] = self._scores.rows
+        arrays["raw_queue"] = self._raw.rows
         return params, arrays
 
     def set_state(self, params, arrays):
@@ -456,6 +479,7 @@ class Combiner(_Stage):
                                          (None, self.n_features + 1))
         self._scores.rows = _check_array(arrays["scores_queue"], "scores_queue",
                                          (None, self.n_scorers))
+        self._raw.rows = _check_array(arrays["raw_queue"], "raw_queue", (None, 1))
 
 
 class Smoother(_Stage):

@@ -31,8 +31,9 @@ __all__ = ["StreamingUnsupportedError", "check_supported", "score_offline", "PRO
 #: contributions, relative to their largest value (the windows are scored
 #: in other batches, which changes float32 results in their last bits).
 PROBE_RTOL = 1e-5
-#: The finishing steps of combined scores the stages know (``Spec.finish``).
-FINISHES = ("plain", "squared")
+#: The stages of combined scores the streaming stages know, newest first:
+#: (the model's window error, the finish); see ``Spec.recon_rule``, ``Spec.finish``.
+VARIANTS = (("peak", "squared"), ("average", "squared"), ("average", "plain"))
 
 
 class StreamingUnsupportedError(ValueError):
@@ -40,6 +41,10 @@ class StreamingUnsupportedError(ValueError):
 
 
 _KNOWN_COMBINE = ("mean", "max")
+#: Subsequence scorers the stages follow: scorer name -> class name. Each
+#: gives every window one score from that window alone (to its centre); a
+#: scorer scored otherwise (calibrated, per point, another class) is refused.
+_KNOWN_SCORERS = {"discord": "DiscordScorer", "isolation": "IsolationScorer"}
 
 
 def _check_config(detector):
@@ -61,10 +66,19 @@ def _check_config(detector):
             raise StreamingUnsupportedError(
                 f"The detector combines its scorers with {combine!r}; streaming follows "
                 f"{list(_KNOWN_COMBINE)} only.")
-        names = list(detector.scorers)
+        fitted = getattr(detector, "scorer_names_", None)
+        names = list(fitted if fitted is not None else detector.scorers)
         if len(scales) != len(names) or len(detector.scorers_) != len(names) - 1:
             raise StreamingUnsupportedError(
                 f"The detector's scorers {names} do not match its fitted scales and scorers.")
+        others = [n for n in names if n != "reconstruction"]
+        for name, scorer in zip(others, detector.scorers_, strict=True):
+            if _KNOWN_SCORERS.get(name) != type(scorer).__name__:
+                raise StreamingUnsupportedError(
+                    f"The detector uses the {name!r} scorer ({type(scorer).__name__}); "
+                    f"streaming follows {sorted(_KNOWN_SCORERS)} only (each window scored on "
+                    "its own). Fit the detector with scorers=('reconstruction', "
+                    f"{', '.join(repr(n) for n in sorted(_KNOWN_SCORERS))}) or a subset.")
 
 
 def check_supported(detector, *, top_k=3, max_event_length=1024, max_hold=256,
@@ -85,15 +99,15 @@ def check_supported(detector, *, top_k=3, max_event_length=1024, max_hold=256,
     rows, stamps = _probe_series(spec)
     expected = detector.explain(rows, timestamps=stamps).to_numpy(dtype=np.float64)
     scale = max(float(np.abs(expected).max()), abs(spec.threshold), 1e-12)
-    # The last step on combined scores changed while the scorers were added
+    # The combined scores' stages changed while the scorers were added
     # (issue 18); the probe tells which of the known ones this detector takes.
-    finishes = FINISHES if spec.scales else FINISHES[:1]
+    variants = VARIANTS if spec.scales else VARIANTS[-1:]
     failures = []
-    for finish in finishes:
-        spec.finish = finish
+    for recon_rule, finish in variants:
+        spec.recon_rule, spec.finish = recon_rule, finish
         streamed = score_offline(spec, rows, stamps, chunks=(1, 7, 64), batch_size=batch_size)
         if streamed.shape != expected.shape:
-            failures.append(f"{finish}: {streamed.shape} contributions, not {expected.shape}")
+            failures.append(f"{streamed.shape} contributions, not {expected.shape}")
             continue
         difference = np.abs(streamed - expected)
         worst = float(difference.max()) / scale
@@ -101,7 +115,7 @@ def check_supported(detector, *, top_k=3, max_event_length=1024, max_hold=256,
             return spec
         point = int(np.unravel_index(np.argmax(difference), expected.shape)[0])
         failures.append(f"{worst:.3g} of the largest (first at point {point}) with the "
-                        f"{finish!r} finish")
+                        f"{recon_rule!r} window error and the {finish!r} finish")
     raise StreamingUnsupportedError(
         f"The detector scores in a way the streaming stages do not reproduce: on a probe "
         f"series of {rows.shape[0]} points their contributions differ by "
@@ -111,11 +125,23 @@ def check_supported(detector, *, top_k=3, max_event_length=1024, max_hold=256,
 
 
 def _probe_series(spec):
-    """A random series in the detector's units, long enough for every stage."""
+    """A demanding series in the detector's units, long enough for every stage.
+
+    Noise with, apart enough for each to stand alone: a lone extreme point
+    in one feature (peak rules), a short burst in all, a flat stretch, a
+    level shift and a stretch of tiny values, so that every rule of the
+    scoring (averages, peaks kept, scales clipped at 0, shares) is used.
+    """
     rng = np.random.default_rng(12345)
-    n = max(4 * (spec.span + spec.delay + (spec.scorer_window or 0)), 240)
+    part = spec.span + spec.delay + (spec.scorer_window or 0) + 2 * spec.smoothing_width
+    n = max(8 * part, 400)
     scaled = rng.normal(size=(n, spec.n_features))
-    scaled[n // 2: n // 2 + 4] += 6.0  # one event, so large errors pass through too
+    scaled[n // 8, 0] += 40.0                                  # a lone extreme point
+    scaled[2 * n // 8: 2 * n // 8 + 4] += 6.0                  # a short burst
+    scaled[3 * n // 8: 3 * n // 8 + part // 2] = scaled[3 * n // 8]  # a stuck stretch
+    scaled[4 * n // 8: 5 * n // 8, -1] += 3.0                  # a level shift
+    scaled[6 * n // 8: 7 * n // 8] *= 0.01                     # almost nothing moves
+    scaled[7 * n // 8 + part // 2, -1] -= 25.0                 # another lone one
     rows = scaled
     if spec.scaler is not None and hasattr(spec.scaler, "inverse_transform"):
         rows = np.asarray(spec.scaler.inverse_transform(scaled), dtype=np.float64)
