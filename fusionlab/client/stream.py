@@ -4,7 +4,9 @@ A reader task receives every message. Acknowledgements (``subscribed``,
 ``unsubscribed``, ``pong``, ``replayed``) resolve the request that asked for
 them; everything else goes to a local queue that
 :meth:`AnomalyClient.stream_updates` reads. The reader remembers the highest
-``seq`` of the anomaly updates it received; when the connection drops it
+``seq`` of the anomaly updates it received (before the first one, the
+``last_seq`` that the server's ``subscribed`` acknowledgement carried: the
+newest record stored before the subscription began); when the connection drops it
 reconnects with exponential backoff (``reconnect_delay * 2**k``, at most 30 s,
 ``max_retries`` attempts in a row), subscribes again to every channel, and
 asks ``subscribe_anomalies`` for ``since_seq`` = that number, so the server
@@ -126,6 +128,11 @@ class Stream:
     def _dispatch(self, message: dict):
         kind = message.get("type")
         request_id = message.get("id")
+        data = message.get("data")
+        if (kind == "subscribed" and self.last_seq is None and isinstance(data, dict)
+                and data.get("channel") == "anomalies" and isinstance(data.get("last_seq"), int)):
+            # Nothing received yet: a reconnect replays from the subscription's start.
+            self.last_seq = data["last_seq"]
         if request_id in self._pending and (kind in _ACKS or kind == "error"):
             future = self._pending[request_id]
             if not future.done():

@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=("low", "medium", "high", "critical"),
                         help="interim alerts and webhook for events at least this severe "
                              "(default high)")
+    parser.add_argument("--stream-max-series", type=int, default=1000,
+                        help="most live series per model in memory (default 1000)")
     parser.add_argument("--webhook", default=os.environ.get("FUSIONLAB_WEBHOOK"),
                         help="POST alerts to this URL in Alertmanager's webhook format "
                              "(firing/resolved), or $FUSIONLAB_WEBHOOK")
@@ -182,6 +184,7 @@ def serve(argv=None) -> int:
             ws_queue_size=args.ws_queue_size, stream_batch_size=args.stream_batch_size,
             stream_max_delay_ms=args.stream_max_delay_ms,
             stream_min_severity=args.stream_min_severity, webhook_url=args.webhook,
+            stream_max_series=args.stream_max_series,
             external_url=args.external_url)
     except ValueError as exc:
         print(f"fusionlab serve: error: {exc}", file=sys.stderr)

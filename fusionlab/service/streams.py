@@ -413,6 +413,12 @@ class ModelStream:
                       for sid, _, _ in items}
             result = sd.update_many(items, force=True)
             touched = [sid for sid, _, _ in items if sid in sd._series]
+            for sid, _, _ in items:
+                if sid not in sd._series:  # the detector refused the series itself
+                    reasons = [e.message for e in result.errors if e.series_id == sid]
+                    detail = reasons[0] if reasons else "the push could not be scored."
+                    failed[sid] = (503 if "max_series" in detail else 422,
+                                   f"Series {sid!r}: {detail}")
             ops = self._ops(result)
             states, summaries, scores = {}, {}, {}
             for sid in touched:

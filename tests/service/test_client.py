@@ -189,6 +189,8 @@ def test_stream_receives_new_anomalies_and_replays_since_seq(server, fitted, tmp
             last = before[0].seq if before else 0
             latest = max([a.seq async for a in client.iter_anomalies()] or [0])
             await client.subscribe_anomalies()
+            # before any update, a reconnect would replay from the newest stored record
+            assert client.last_seq == latest
             await client.subscribe_jobs()
             answer = await client.upload_dataset(sheet, method="isolation_forest")
             job = await client.wait_for_job(answer["job_id"])

@@ -491,6 +491,10 @@ def test_websocket_errors_say_what_was_wrong(server):
             answer = await ask(json.dumps({"type": "subscribe_anomalies",
                                            "data": {"since_seq": -4}}))
             assert "`since_seq` must be an integer >= 0" in answer["data"]["message"]
+            answer = await ask(json.dumps({"type": "subscribe_anomalies", "id": "a",
+                                           "data": {"model_ids": ["no-such-model"]}}))
+            assert answer["type"] == "subscribed" and answer["id"] == "a"
+            assert isinstance(answer["data"]["last_seq"], int) and answer["data"]["last_seq"] >= 0
             answer = await ask(json.dumps({"type": "subscribe_heatmap", "id": "h"}))
             assert answer == {"type": "subscribed", "id": "h", "data": {"channel": "heatmap"}}
             answer = await ask(json.dumps({"type": "unsubscribe_heatmap", "id": "u"}))

@@ -117,7 +117,8 @@ def live(tmp_path_factory, fitted):
     """A server with the detector uploaded; interim alerts from medium on."""
     detector, frame, archive = fitted
     server = LocalServer(tmp_path_factory.mktemp("live"),
-                         args=["--stream-min-severity", "medium"]).start()
+                         args=["--stream-min-severity", "medium", "--stream-max-series",
+                               "3"]).start()
     with httpx.Client(base_url=server.url, timeout=120) as http:
         model_id = upload(http, archive)
     yield server, model_id
@@ -279,7 +280,17 @@ def test_bad_pushes_are_refused_with_what_was_wrong(live, fitted):
         other = push("x", {"model_id": "mdl_other0000000", "points": good[:1]})
         assert other.status_code == 409 and "scored by model" in other.json()["detail"]
         assert http.delete("/api/series/never").status_code == 404
-        http.delete("/api/series/x")
+        # at most 3 live series of a model in memory (--stream-max-series 3)
+        for name in ("m1", "m2"):
+            assert push(name, {"model_id": model_id, "points": good[:5]}).status_code == 200
+        full = push("m3", {"model_id": model_id, "points": good[:5]})
+        assert full.status_code == 503 and "max_series" in full.json()["detail"]
+        big = http.post("/api/series/x/points", content=b" " * (5 * 2**20 + 1))
+        assert big.status_code == 413 and "the most a push" in big.json()["detail"]
+        for name in ("x", "m1", "m2"):
+            assert http.delete(f"/api/series/{name}").status_code == 200
+        assert push("m3", {"model_id": model_id, "points": good[:5]}).status_code == 200
+        http.delete("/api/series/m3")
 
 
 # ----------------------------------------------------------------- WebSocket

@@ -54,9 +54,16 @@ async def push_points(series_id: str, request: Request, identity: WriteAccess,
                       state: StateDep):
     """Score pushed points (see the module); ``{"accepted", "n_points",
     "final_points", "delay", "model_version", "anomalies", "errors"}``."""
-    raw = await request.body()
-    if len(raw) > state.settings.max_upload_bytes:
-        raise HTTPException(413, f"The body has {len(raw)} bytes, more than the server's limit.")
+    # Read no more than a push of stream_max_points points can need.
+    limit = min(state.settings.max_upload_bytes, max(2**20, 512 * state.settings.stream_max_points))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"The body is over {limit} bytes, the most a push of "
+                                     f"{state.settings.stream_max_points} points may take.")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         body = json.loads(raw)
     except ValueError:

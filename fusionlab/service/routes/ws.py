@@ -7,7 +7,11 @@ Authentication: ``?token=`` or a first ``{"type": "auth", "data": {"token":
 (``data``: ``series_id`` and the body of ``POST /api/series/{id}/points``;
 answered ``ingested`` with the same answer, or ``error``; needs the write
 scope). Each (un)subscription is acknowledged with ``subscribed`` /
-``unsubscribed`` carrying the request's ``id``.
+``unsubscribed`` carrying the request's ``id``; ``subscribed`` to
+``anomalies`` also carries ``last_seq``, the largest ``seq`` stored before
+the subscription began (0 when none): a client that reconnects before it
+received any update resubscribes with ``since_seq`` = that number and still
+misses nothing.
 
 ``subscribe_anomalies`` with ``since_seq`` first replays the stored
 records with a larger ``seq`` (matching ``min_severity`` and ``model_ids``)
@@ -23,7 +27,7 @@ import contextlib
 import json
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ...vocabulary import SEVERITIES, SEVERITY_RANKS
 from ..auth import authenticate, has_scope
@@ -179,7 +183,13 @@ async def _ingest(state, queue, request_id, data) -> None:
         pass
 
 
-def _handle(state, client_id, queue, message, identity=None) -> None:
+async def _latest_seq(state) -> int:
+    """The largest stored ``seq`` (0 when none), read before subscribing."""
+    async with state.sessions() as session:
+        return int(await session.scalar(select(func.max(AnomalyRecord.seq))) or 0)
+
+
+def _handle(state, client_id, queue, message, identity=None, latest_seq=None) -> None:
     kind = message.get("type")
     request_id = message.get("id")
     data = message.get("data") or {}
@@ -211,8 +221,10 @@ def _handle(state, client_id, queue, message, identity=None) -> None:
                 queue.put(_error("bad_request", str(exc), request_id), droppable=False)
                 return
             state.hub.subscribe(client_id, channel, subscription)
-            queue.put({"type": "subscribed", "id": request_id,
-                       "data": {"channel": channel}}, droppable=False)
+            ack = {"channel": channel}
+            if channel == "anomalies" and latest_seq is not None:
+                ack["last_seq"] = latest_seq
+            queue.put({"type": "subscribed", "id": request_id, "data": ack}, droppable=False)
             if since_seq is not None:
                 queue.put(_Replay(since_seq, subscription, request_id), droppable=False)
             return
@@ -249,8 +261,12 @@ async def websocket_endpoint(websocket: WebSocket):
                 continue
             if queue.closed:
                 break
+            # Read before the subscription starts: every record stored later
+            # has a larger seq (see tables), so a replay from it loses none.
+            latest = (await _latest_seq(state)
+                      if message.get("type") == "subscribe_anomalies" else None)
             try:
-                _handle(state, client_id, queue, message, identity)
+                _handle(state, client_id, queue, message, identity, latest)
             except Overflow:
                 break
     except (WebSocketDisconnect, RuntimeError):
