@@ -333,3 +333,47 @@ def test_load_nab_bad_label_windows_name_the_label_file_and_entry(tiny_nab, wind
     with pytest.raises(ValueError, match=r"combined_windows\.json.*realTraffic/speed\.csv.*"
                                          r"window 0.*" + match):
         load_nab(tiny_nab, "speed")
+
+
+# ------------------------------------------------------------- multisensor
+def test_multisensor_series_holds_each_incident_where_its_record_says():
+    from fusionlab.datasets import MULTISENSOR_INCIDENTS, make_multisensor_series
+
+    df = make_multisensor_series(random_state=0)
+    again = make_multisensor_series(random_state=0)
+    pd.testing.assert_frame_equal(df, again)
+    assert df.attrs["incidents"] == again.attrs["incidents"]
+    channels = [c for c in df.columns if c.startswith("s")]
+    assert len(channels) == 24 and df["timestamp"].is_monotonic_increasing
+    assert [i["kind"] for i in df.attrs["incidents"]] == list(MULTISENSOR_INCIDENTS)
+    clean = df.iloc[:2016]
+    assert clean["label"].sum() == 0 and set(clean["incident"]) == {"none"}
+    for record in df.attrs["incidents"]:
+        span = df.iloc[record["start"]: record["end"] + 1]
+        assert (span["label"] == 1).all() and (span["incident"] == record["kind"]).all()
+        if record["kind"] == "stuck":
+            assert span[record["channels"][0]].nunique() == 1
+        if record["kind"] == "correlation":
+            # each changed channel stays within its normal range
+            for name in record["channels"]:
+                assert clean[name].min() - 1e-9 <= span[name].min()
+                assert span[name].max() <= clean[name].max() + 0.5 * clean[name].std()
+        if record["kind"] == "level_shift":
+            assert record["channels"] == channels
+    assert df["label"].sum() == sum(i["end"] - i["start"] + 1 for i in df.attrs["incidents"])
+    # channels of one factor group are strongly correlated in the clean period
+    assert clean["s00"].corr(clean["s03"]) > 0.6
+
+
+def test_multisensor_series_refuses_bad_arguments():
+    from fusionlab.datasets import make_multisensor_series
+
+    with pytest.raises(ValueError, match="n_channels"):
+        make_multisensor_series(n_channels=4)
+    with pytest.raises(ValueError, match="incidents"):
+        make_multisensor_series(incidents=("meteor",))
+    with pytest.raises(ValueError, match="clean_points"):
+        make_multisensor_series(n_points=100, clean_points=100)
+    with pytest.raises(ValueError, match="too few"):
+        make_multisensor_series(n_points=600, clean_points=300)
+    assert make_multisensor_series(incidents=(), random_state=1)["label"].sum() == 0

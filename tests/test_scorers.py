@@ -15,6 +15,7 @@ from fusionlab.detection.ensemble import (
     check_scorers,
     combine_contributions,
 )
+from fusionlab.detection.flatness import FlatnessScorer
 from fusionlab.detection.period import choose_scorer_window
 from fusionlab.detection.scorers import (
     BaseScorer,
@@ -66,7 +67,63 @@ def test_isolation_finds_unusual_values():
     assert 385 <= int(np.argmax(scores)) <= 420
 
 
-@pytest.mark.parametrize("cls", [DiscordScorer, IsolationScorer])
+def test_flatness_scores_exactly_the_stuck_run_of_the_stuck_feature():
+    x = np.c_[sine(), sine(seed=1)]
+    stuck = x.copy()
+    stuck[250:300, 1] = stuck[250, 1]  # one sensor stuck at a normal level
+    scorer = FlatnessScorer().fit(x, 30)
+    scores, parts = scorer.score_parts(stuck)
+    assert np.flatnonzero(scores > 0).tolist() == list(range(250, 300))
+    assert parts[:, 0].max() == 0.0 and np.flatnonzero(parts[:, 1] > 0).tolist() == list(
+        range(250, 300))
+    # a shorter one is less surprising (a run is counted within one window);
+    # normal data score exactly 0
+    shorter = x.copy()
+    shorter[250:270, 1] = shorter[250, 1]
+    assert 0 < scorer.score(shorter).max() < scores.max()
+    assert scorer.score(x).max() == 0.0
+
+
+def test_flatness_leaves_series_whose_long_flat_stretches_are_normal():
+    # A count that rests at 0 for a random while between bursts: long flat runs are normal.
+    rng = np.random.default_rng(3)
+    counts = np.zeros(1200)
+    for start in range(0, 1200, 60):
+        counts[start + rng.integers(0, 30): start + 40] = rng.poisson(5, 1)[0] + 1.0
+    scorer = FlatnessScorer().fit(counts[:, None], 30)
+    assert scorer.longest_[0] >= 30
+    assert scorer.score(counts[:, None]).max() == 0.0
+
+
+def test_flatness_checks_its_parameters_and_state():
+    x = sine()[:, None]
+    with pytest.raises(ValueError, match="tolerance"):
+        FlatnessScorer(tolerance=-1).fit(x, 30)
+    with pytest.raises(ValueError, match="contamination"):
+        FlatnessScorer(contamination=0.9).fit(x, 30)
+    params, arrays = FlatnessScorer().fit(x, 30).get_state()
+    for key, bad in (("longest", np.array([1.0])), ("rate", np.array([np.nan])),
+                     ("tolerance", np.array([0.1, 0.2]))):
+        with pytest.raises(ValueError, match=f"`{key}`"):
+            FlatnessScorer.from_state(params, {**arrays, key: bad})
+
+
+def test_detector_with_the_flatness_scorer_finds_a_stuck_sensor_and_saves(tmp_path):
+    x = np.c_[sine(900), sine(900, seed=1)]
+    data = x.copy()
+    data[500:560, 0] = data[500, 0]
+    det = AnomalyDetector(model="conv_autoencoder", model_params=TINY, epochs=1, window=30,
+                          random_state=0, scorers=("reconstruction", "discord", "isolation",
+                                                   "flatness")).fit(x)
+    assert det.scorer_names_[-1] == "flatness"
+    events = det.detect(data)
+    hit = [e for e in events if e.start_index <= 560 and e.end_index >= 500]
+    assert hit and hit[0].top_features[0][0] == "x0"
+    loaded = AnomalyDetector.load(det.save(tmp_path / "flat.zip"))
+    np.testing.assert_array_equal(loaded.score_samples(data), det.score_samples(data))
+
+
+@pytest.mark.parametrize("cls", [DiscordScorer, IsolationScorer, FlatnessScorer])
 def test_scorer_state_round_trip(cls):
     x = np.c_[sine(), sine(seed=1)]
     scorer = cls().fit(x, 20, seed=0)

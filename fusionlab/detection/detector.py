@@ -6,39 +6,26 @@ import keras
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import (
-    check_non_negative_int,
-    check_option,
-    check_positive_int,
-    check_rate,
-)
+from .._validation import check_positive_int
 from . import io
 from .base import BaseDetector
-from .ensemble import (
-    AGGREGATORS,
-    RobustScale,
-    check_scorers,
-    combine_contributions,
-    feature_shares,
-    fit_scorers,
-    raw_scores,
-    square_scores,
-)
+from .ensemble import RobustScale, check_scorers, fit_scorers
 from .events import build_events
-from .inputs import (
-    IMPUTATIONS,
-    make_scaler,
-    median_gap,
-    read_series,
-    scale_values,
-    time_deltas,
-)
-from .models import make_model, model_id, model_name, time_aware
+from .inputs import make_scaler, median_gap, read_series, scale_values
+from .models import make_model, model_id, model_name
+from .params import check_detector_params
 from .period import choose_window
-from .scoring import check_smoothing, iter_point_errors, smooth_errors, smoothing_width
+from .point_scores import (
+    finish_contributions,
+    iter_contributions,
+    iter_model_errors,
+    model_time_deltas,
+    scorer_raw_scores,
+)
+from .scoring import smoothing_width
 from .state import FORMAT, TRAINING_SCORES, detector_from_state, detector_state
 from .thresholds import get_threshold
-from .training import TrainingSchedule, fit_model
+from .training import fit_model
 
 __all__ = ["AnomalyDetector", "save_detector", "load_detector"]
 
@@ -311,48 +298,7 @@ class AnomalyDetector(BaseDetector):
     # ----------------------------------------------------------- validation
     def _check_params(self):
         """Check every parameter before any work; return the training schedule."""
-        schedule = TrainingSchedule(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            validation_split=self.validation_split,
-            step=self.step,
-            max_train_windows=self.max_train_windows,
-            callbacks=list(self.callbacks or []),
-            verbose=self.verbose,
-            seed=None if self.random_state is None else int(self.random_state),
-        )
-        check_positive_int(self.predict_batch_size, "predict_batch_size")
-        check_positive_int(self.window, "window", allow_none=True)
-        check_positive_int(self.min_window, "min_window")
-        check_positive_int(self.max_window, "max_window")
-        check_non_negative_int(self.merge_gap, "merge_gap", allow_none=True)
-        check_rate(self.contamination, "contamination", low=0.0, high=0.5)
-        if self.contamination == 0:
-            raise ValueError("`contamination` must be in (0, 0.5]; received 0.")
-        if self.min_window > self.max_window:
-            raise ValueError(
-                f"`min_window` ({self.min_window}) must not exceed `max_window` "
-                f"({self.max_window})."
-            )
-        # A bad threshold name or type fails here, not after the training.
-        get_threshold(self.threshold, self.contamination)
-        check_scorers(self.scorers)
-        check_option(self.combine, "combine", tuple(AGGREGATORS))
-        check_positive_int(self.scorer_window, "scorer_window", allow_none=True)
-        check_smoothing(self.smoothing)
-        check_rate(self.peak_weight, "peak_weight")
-        if not isinstance(self.robust, bool):
-            raise TypeError(f"`robust` must be True or False; received {self.robust!r}.")
-        check_option(self.impute, "impute", IMPUTATIONS)
-        if not isinstance(self.model, (str, keras.Model)):
-            raise TypeError(
-                "`model` must be a registered model name or a keras.Model; received "
-                f"{self.model!r} of type {type(self.model).__name__}."
-            )
-        if self.model_params is not None and not isinstance(self.model_params, dict):
-            raise TypeError(f"`model_params` must be a dict; received {self.model_params!r}.")
-        return schedule
+        return check_detector_params(self)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, timestamps=None):
@@ -402,7 +348,7 @@ class AnomalyDetector(BaseDetector):
             scaled,
             window,
             schedule,
-            deltas_for=lambda model: _deltas(model, series.timestamps, n, time_scale),
+            deltas_for=lambda model: model_time_deltas(model, series.timestamps, n, time_scale),
             robust=self.robust,
             contamination=self.contamination,
             predict_batch_size=self.predict_batch_size,
@@ -426,11 +372,11 @@ class AnomalyDetector(BaseDetector):
         self.model_id_ = model_id(trained.model, model_name(self.model))
         self.scorer_scales_ = []
         try:
-            errors = next(self._iter_point_errors([(scaled, series.timestamps)]))[1]
-            raws = self._raw_scores(scaled, errors) if self.scorers_ else None
+            errors = next(iter_model_errors(self, [(scaled, series.timestamps)]))[1]
+            raws = scorer_raw_scores(self, scaled, errors) if self.scorers_ else None
             # Each scorer's scale is learned from its training scores.
             self.scorer_scales_ = [RobustScale.fit(raw) for raw in raws] if raws else []
-            scores = self._finish(scaled, errors, raws).sum(axis=1)
+            scores = finish_contributions(self, scaled, errors, raws).sum(axis=1)
             self.threshold_strategy_ = get_threshold(self.threshold, self.contamination).fit(scores)
         except BaseException:
             # A half-fitted detector must not pass for a fitted one.
@@ -441,7 +387,7 @@ class AnomalyDetector(BaseDetector):
 
     def _time_deltas(self, model, stamps, n):
         """Time before each point for a time-aware model, else None."""
-        return _deltas(model, stamps, n, self.time_scale_)
+        return model_time_deltas(model, stamps, n, self.time_scale_)
 
     # -------------------------------------------------------------- scoring
     def _contributions(self, scaled, stamps=None):
@@ -449,46 +395,9 @@ class AnomalyDetector(BaseDetector):
         return next(self._iter_contributions([(scaled, stamps)]))[1]
 
     def _iter_contributions(self, prepared, batch_size=None):
-        """``(index, contributions)`` of several ``(scaled, stamps)`` series.
-
-        Their windows share model calls of ``batch_size`` windows (default
-        ``predict_batch_size``); see :func:`~fusionlab.detection.scoring.iter_point_errors`.
-        """
-        for index, errors in self._iter_point_errors(prepared, batch_size):
-            yield index, self._finish(prepared[index][0], errors)
-
-    def _finish(self, scaled, errors, raws=None):
-        """Smoothed contributions from the model's point errors (and the scorers' raw scores)."""
-        if not self.scorer_scales_:
-            return smooth_errors(errors, self.smoothing_width_, self.peak_weight)
-        if raws is None:
-            raws = self._raw_scores(scaled, errors)
-        smoothed = smooth_errors(
-            combine_contributions(raws, self.scorer_scales_, feature_shares(errors, self.window_),
-                                  self.combine_),
-            self.smoothing_width_, self.peak_weight)
-        # Squared, as the model's squared error: the ranking is unchanged and
-        # peak / threshold (the severity) keeps the meaning it has for errors.
-        return square_scores(smoothed)
-
-    def _iter_point_errors(self, prepared, batch_size=None):
-        """``(index, errors)``: the model's per-point, per-feature errors over n_features."""
-        errors = iter_point_errors(
-            self.model_,
-            [scaled for scaled, _ in prepared],
-            self.window_,
-            horizon=self.horizon_,
-            batch_size=batch_size or self.predict_batch_size,
-            time_deltas=[self._time_deltas(self.model_, stamps, scaled.shape[0])
-                         for scaled, stamps in prepared],
-        )
-        for index, (mean_errors, _) in errors:
-            yield index, mean_errors / mean_errors.shape[1]
-
-    def _raw_scores(self, scaled, errors):
-        """Raw score arrays of the scorers, in the order of ``scorers``."""
-        return raw_scores(self.scorer_names_, self.scorers_, errors, scaled,
-                          self.window_, self.peak_weight)
+        """``(index, contributions)`` of several ``(scaled, stamps)`` series, sharing
+        model calls (:func:`~fusionlab.detection.point_scores.iter_contributions`)."""
+        return iter_contributions(self, prepared, batch_size)
 
     def _prepare(self, X, timestamps=None):
         check_is_fitted(self, ("model_", "threshold_"))
@@ -638,13 +547,6 @@ class AnomalyDetector(BaseDetector):
             return cls.from_state(config, model, arrays)
         except ValueError as exc:
             raise ValueError(f"{str(path)!r} holds an invalid detector: {exc}") from exc
-
-
-def _deltas(model, stamps, n, scale):
-    """Time before each point for a time-aware model, else None."""
-    if not time_aware(model):
-        return None
-    return time_deltas(stamps, n, scale)
 
 
 def save_detector(detector, path):

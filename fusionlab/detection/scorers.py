@@ -31,7 +31,10 @@ The built-in scorers:
 - :class:`IsolationScorer` (``'isolation'``) -- the *values* of each window
   (standardised position by position) isolated by a random forest of
   one-position trees (Liu et al., 2008, on subsequences as in TSB-AD's
-  Sub-IForest).
+  Sub-IForest);
+- :class:`~fusionlab.detection.flatness.FlatnessScorer` (``'flatness'``) -- stretches of (near-)constant
+  values longer than any normal one of the training series (a stuck
+  sensor), in nats of surprise; exactly 0 on normal data.
 """
 
 from __future__ import annotations
@@ -39,11 +42,14 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_positive_int
+from .flatness import FlatnessScorer
+from .scorer_base import BaseScorer, sliding_windows, to_centres
 
 __all__ = [
     "BaseScorer",
     "DiscordScorer",
     "IsolationScorer",
+    "FlatnessScorer",
     "SCORERS",
     "available_scorers",
     "make_scorer",
@@ -51,31 +57,6 @@ __all__ = [
     "sliding_windows",
     "to_centres",
 ]
-
-
-def sliding_windows(values, window):
-    """Every window of ``values`` ``(n, f)``, flattened: ``(n - window + 1, window, f)`` view."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 1:
-        values = values[:, None]
-    return np.lib.stride_tricks.sliding_window_view(values, window, axis=0).transpose(0, 2, 1)
-
-
-def to_centres(window_scores, n_points, window):
-    """Each window's score on its centre point; the half windows at the ends repeat the nearest.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fusionlab.detection.scorers import to_centres
-    >>> to_centres(np.array([1.0, 2.0, 3.0]), 6, 4).tolist()
-    [1.0, 1.0, 1.0, 2.0, 3.0, 3.0]
-    """
-    window_scores = np.asarray(window_scores, dtype=np.float64)
-    before = window // 2
-    after = n_points - before - window_scores.size
-    return np.r_[np.repeat(window_scores[0], before), window_scores,
-                 np.repeat(window_scores[-1], after)]
 
 
 def _z_normalised(windows, floor):
@@ -98,84 +79,6 @@ def _paa(windows, segments):
     edges = np.linspace(0, length, segments + 1).round().astype(int)
     sums = np.add.reduceat(windows, edges[:-1], axis=1)
     return sums / np.diff(edges)[None, :, None]
-
-
-class BaseScorer:
-    """Interface of a subsequence scorer (see the module).
-
-    Subclasses set ``name`` and implement ``_fit(windows)``,
-    ``_score(windows)`` (one score per window), ``_params()`` and the arrays
-    of their state.
-    """
-
-    name = "base"
-
-    def fit(self, values, window, seed=None):
-        """Learn the training windows of ``values`` ``(n, f)``; return self."""
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim == 1:
-            values = values[:, None]
-        self.window_ = check_positive_int(window, "window")
-        if values.shape[0] < self.window_:
-            raise ValueError(
-                f"`values` has {values.shape[0]} rows, fewer than the window {self.window_}."
-            )
-        self.n_features_ = values.shape[1]
-        self._fit(sliding_windows(values, self.window_), seed)
-        return self
-
-    def _windows(self, values):
-        """``(windows, n_points)`` of ``values`` ``(n, f)``, checked against the fit."""
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim == 1:
-            values = values[:, None]
-        if values.shape[1] != self.n_features_ or values.shape[0] < self.window_:
-            raise ValueError(
-                f"`values` must have {self.n_features_} feature(s) and at least "
-                f"{self.window_} rows; received shape {values.shape}."
-            )
-        return sliding_windows(values, self.window_), values.shape[0]
-
-    def score(self, values):
-        """Raw score of every point of ``values`` ``(n, f)``, higher = more unusual."""
-        windows, n_points = self._windows(values)
-        return to_centres(self._score(windows), n_points, self.window_)
-
-    def score_parts(self, values):
-        """``(scores, point_errors)``: :meth:`score` and the per-point, per-feature errors.
-
-        ``point_errors`` (``(n, n_features)``, or None for a scorer that
-        cannot locate the unusual points inside a window) says where in
-        each window the difference lies, averaged over the windows that
-        cover each point.
-        """
-        windows, n_points = self._windows(values)
-        window_scores, point_errors = self._score_parts(windows, n_points)
-        return to_centres(window_scores, n_points, self.window_), point_errors
-
-    def _score_parts(self, windows, n_points):
-        return self._score(windows), None
-
-    def _check_params(self):
-        """Check the constructor's parameters (at fit, and on load from an archive)."""
-
-    # -- state ---------------------------------------------------------------
-    def get_state(self):
-        """``(params, arrays)``: JSON data and NumPy arrays that rebuild the fitted scorer."""
-        params = {"name": self.name, "window_": int(self.window_),
-                  "n_features_": int(self.n_features_), **self._params()}
-        return params, self._arrays()
-
-    @classmethod
-    def from_state(cls, params, arrays):
-        """The fitted scorer of :meth:`get_state` (arrays checked by the subclass)."""
-        scorer = cls(**{k: v for k, v in params.items()
-                        if k not in ("name", "window_", "n_features_")})
-        scorer._check_params()
-        scorer.window_ = check_positive_int(params["window_"], "window_")
-        scorer.n_features_ = check_positive_int(params["n_features_"], "n_features_")
-        scorer._restore(arrays)
-        return scorer
 
 
 class DiscordScorer(BaseScorer):
@@ -379,7 +282,7 @@ class IsolationScorer(BaseScorer):
 
 
 #: Registered scorers: name -> class.
-SCORERS = {"discord": DiscordScorer, "isolation": IsolationScorer}
+SCORERS = {"discord": DiscordScorer, "isolation": IsolationScorer, "flatness": FlatnessScorer}
 
 
 def available_scorers():
@@ -388,7 +291,7 @@ def available_scorers():
 
 
 def register_scorer(name, cls):
-    """Register a :class:`BaseScorer` subclass under ``name`` (a new name)."""
+    """Register a :class:`~fusionlab.detection.scorer_base.BaseScorer` subclass under ``name`` (a new name)."""
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a non-empty string; received {name!r}.")
     if name in SCORERS or name == "reconstruction":

@@ -714,9 +714,11 @@ class StreamingDetector:
         detector = clone(self.detector_)
         if self.refit_params:
             detector.set_params(**self.refit_params)
+        # Not a daemon: at exit the interpreter waits for a running refit;
+        # a daemon thread stopped inside TensorFlow aborts the process.
         self._refit_thread = threading.Thread(
             target=self._refit, args=(detector, values, stamps, entry.series_id, reason),
-            name="fusionlab-refit", daemon=True)
+            name="fusionlab-refit", daemon=False)
         self._refit_thread.start()
 
     def _refit(self, detector, values, stamps, series_id, reason):

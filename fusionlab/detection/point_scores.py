@@ -1,0 +1,76 @@
+"""A fitted series detector's per-point contributions, the input of every verdict.
+
+The model's per-point errors (:func:`~fusionlab.detection.scoring.iter_point_errors`)
+and, with subsequence scorers, their raw scores, each on its robust scale,
+combined (:mod:`~fusionlab.detection.ensemble`), smoothed with isolated large
+values kept (:func:`~fusionlab.detection.scoring.smooth_errors`) and squared.
+Rows sum to the point's score. The detector's ``score_samples``, ``explain``
+and ``detect`` read them; :mod:`fusionlab.distributed` scores many series
+through :func:`iter_contributions`, which shares the model calls.
+"""
+
+from __future__ import annotations
+
+from .ensemble import combine_contributions, feature_shares, raw_scores, square_scores
+from .inputs import time_deltas
+from .models import time_aware
+from .scoring import iter_point_errors, smooth_errors
+
+__all__ = ["model_time_deltas", "iter_model_errors", "finish_contributions",
+           "iter_contributions"]
+
+
+def model_time_deltas(model, stamps, n, scale):
+    """Time before each of ``n`` points for a time-aware model, else None."""
+    if not time_aware(model):
+        return None
+    return time_deltas(stamps, n, scale)
+
+
+def iter_model_errors(detector, prepared, batch_size=None):
+    """``(index, errors)`` of several ``(scaled, stamps)`` series.
+
+    ``errors`` is the model's per-point, per-feature error over
+    ``n_features``, so that a row sums to the point's mean error. The
+    series' windows share model calls of ``batch_size`` windows (default
+    ``detector.predict_batch_size``).
+    """
+    errors = iter_point_errors(
+        detector.model_,
+        [scaled for scaled, _ in prepared],
+        detector.window_,
+        horizon=detector.horizon_,
+        batch_size=batch_size or detector.predict_batch_size,
+        time_deltas=[model_time_deltas(detector.model_, stamps, scaled.shape[0],
+                                       detector.time_scale_)
+                     for scaled, stamps in prepared],
+    )
+    for index, (mean_errors, _) in errors:
+        yield index, mean_errors / mean_errors.shape[1]
+
+
+def scorer_raw_scores(detector, scaled, errors):
+    """Raw score arrays of the fitted scorers, in the order of ``scorer_names_``."""
+    return raw_scores(detector.scorer_names_, detector.scorers_, errors, scaled,
+                      detector.window_, detector.peak_weight)
+
+
+def finish_contributions(detector, scaled, errors, raws=None):
+    """Smoothed contributions from the model's point errors (and the scorers' raw scores)."""
+    if not detector.scorer_scales_:
+        return smooth_errors(errors, detector.smoothing_width_, detector.peak_weight)
+    if raws is None:
+        raws = scorer_raw_scores(detector, scaled, errors)
+    smoothed = smooth_errors(
+        combine_contributions(raws, detector.scorer_scales_,
+                              feature_shares(errors, detector.window_), detector.combine_),
+        detector.smoothing_width_, detector.peak_weight)
+    # Squared, as the model's squared error: the ranking is unchanged and
+    # peak / threshold (the severity) keeps the meaning it has for errors.
+    return square_scores(smoothed)
+
+
+def iter_contributions(detector, prepared, batch_size=None):
+    """``(index, contributions)`` of several ``(scaled, stamps)`` series."""
+    for index, errors in iter_model_errors(detector, prepared, batch_size):
+        yield index, finish_contributions(detector, prepared[index][0], errors)
