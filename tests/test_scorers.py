@@ -332,3 +332,40 @@ def test_incident_series():
         make_incident_series(n_points=100)
     with pytest.raises(TypeError, match="None"):
         make_incident_series(incidents=None)
+
+
+# ------------------------------------------------------ held-out calibration
+
+
+def _two_sensors(n, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return np.c_[np.sin(2 * np.pi * t / 60), np.cos(2 * np.pi * t / 60)] + rng.normal(
+        0, 0.05, (n, 2))
+
+
+def test_threshold_is_set_on_held_out_scores_so_a_clean_continuation_stays_quiet():
+    x = _two_sensors(1200)
+    det = AnomalyDetector(model="conv_autoencoder", model_params=TINY, epochs=1, window=30,
+                          random_state=0).fit(x[:400])
+    assert det.scorer_window_ == 60
+    # the next 800 clean points: in-sample calibration flagged most of them
+    assert det.predict(x[400:]).mean() < 0.1
+    # the scorers score their own training windows lower than new ones
+    assert det.threshold_ > np.percentile(det.training_scores_, 95)
+    np.testing.assert_array_equal(det.labels_, det.training_scores_ > det.threshold_)
+    np.testing.assert_allclose(det.score_samples(x[:400]), det.training_scores_, rtol=1e-6)
+    # a fault in the continuation is still found
+    faulty = x[400:].copy()
+    faulty[300:310, 0] += 3.0
+    assert det.predict(faulty)[300:310].all()
+
+
+def test_a_series_too_short_to_halve_is_calibrated_in_sample():
+    from fusionlab.detection.ensemble import HELD_OUT_MIN_WINDOWS
+
+    x = _two_sensors(300)
+    det = AnomalyDetector(model="conv_autoencoder", model_params=TINY, epochs=1, window=30,
+                          scorer_window=60, random_state=0).fit(x)
+    assert 300 // 2 < HELD_OUT_MIN_WINDOWS * 60
+    assert det.threshold_ == pytest.approx(np.percentile(det.training_scores_, 95))

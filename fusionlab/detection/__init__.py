@@ -31,7 +31,7 @@ Names are imported on first use, so ``import fusionlab.detection`` does not
 start Keras; the model-related ones do.
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 # Public name -> submodule that defines it.
 _EXPORTS = {
@@ -75,14 +75,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

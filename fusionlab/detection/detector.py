@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_positive_int
 from . import io
 from .base import BaseDetector
-from .ensemble import RobustScale, check_scorers, fit_scorers
+from .ensemble import RobustScale, check_scorers, fit_scorers, held_out_raw_scores
 from .events import build_events
 from .inputs import make_scaler, median_gap, read_series, scale_values
 from .models import make_model, model_id, model_name
@@ -100,11 +101,12 @@ class AnomalyDetector(BaseDetector):
         A name (``'percentile'``, ``'contamination'``, ``'mean_std'``,
         ``'spot'``, ``'dynamic'``; see
         :func:`~fusionlab.detection.thresholds.get_threshold`) or a strategy
-        instance (cloned).
+        instance (cloned), fitted on the training series' calibration scores
+        (see ``threshold_strategy_``).
     contamination : float, default=0.05
         Expected fraction of anomalous points, used by the ``'percentile'``
-        (the ``100 * (1 - contamination)`` percentile of the training scores)
-        and ``'contamination'`` strategies. In (0, 0.5].
+        (the ``100 * (1 - contamination)`` percentile of the calibration
+        scores) and ``'contamination'`` strategies. In (0, 0.5].
     epochs, batch_size, learning_rate : int, int, float, default=15, 64, 1e-3
         Training settings (:class:`~fusionlab.detection.training.TrainingSchedule`).
     validation_split : float, default=0.1
@@ -187,8 +189,17 @@ class AnomalyDetector(BaseDetector):
         0 for reconstruction models, ``h`` for forecast models.
     threshold_ : float
     threshold_strategy_ : BaseThreshold
+        Fitted on the training series' *calibration* scores: with
+        subsequence scorers, the training scores raised by the scorers'
+        optimism -- the median of the scores the series gets when each half
+        is scored by scorers fitted on the other half
+        (:func:`~fusionlab.detection.ensemble.held_out_raw_scores`), less
+        the median of its training scores (never negative); with the model
+        alone (or a series too short to halve), the training scores
+        themselves.
     training_scores_ : ndarray of shape (n_points,)
-        Scores of the training points.
+        Scores of the training points (``score_samples`` of the training
+        data).
     labels_ : ndarray of int, shape (n_points,)
         Their flags, ``training_scores_ > threshold_``.
     history_ : dict
@@ -377,7 +388,18 @@ class AnomalyDetector(BaseDetector):
             # Each scorer's scale is learned from its training scores.
             self.scorer_scales_ = [RobustScale.fit(raw) for raw in raws] if raws else []
             scores = finish_contributions(self, scaled, errors, raws).sum(axis=1)
-            self.threshold_strategy_ = get_threshold(self.threshold, self.contamination).fit(scores)
+            # The scorers score their own training windows lower than new
+            # ones: the threshold is set on the training scores raised by that
+            # optimism, a difference of medians (which the training data's
+            # own anomalies do not move).
+            held = (held_out_raw_scores(self.scorer_names_, scorers, raws, scaled,
+                                        scorer_window, seed) if raws else None)
+            calibration = scores
+            if held is not None:
+                held_scores = finish_contributions(self, scaled, errors, held).sum(axis=1)
+                calibration = scores + max(float(np.median(held_scores) - np.median(scores)), 0.0)
+            self.threshold_strategy_ = get_threshold(self.threshold,
+                                                     self.contamination).fit(calibration)
         except BaseException:
             # A half-fitted detector must not pass for a fitted one.
             self.__dict__.pop("threshold_", None)

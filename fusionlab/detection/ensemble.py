@@ -31,7 +31,8 @@ from .scoring import moving_average, smooth_errors
 
 __all__ = ["RECONSTRUCTION", "RobustScale", "AGGREGATORS", "aggregate", "check_scorers",
            "fit_scorers", "raw_scores", "feature_shares", "combine_contributions",
-           "square_scores", "MAX_COMBINED_SCORE"]
+           "square_scores", "MAX_COMBINED_SCORE", "held_out_raw_scores",
+           "HELD_OUT_MIN_WINDOWS"]
 
 #: Largest combined score before squaring: its square stays a finite float
 #: (a far-out value scaled by a small IQR can exceed it).
@@ -203,6 +204,62 @@ def raw_scores(names, scorers, reconstruction, scaled, model_window, peak_weight
         else:
             out.append(next(fitted).score(scaled))
     return out
+
+
+#: Each half of the training series must hold this many scorer windows for
+#: :func:`held_out_raw_scores`; a shorter series is calibrated in sample.
+HELD_OUT_MIN_WINDOWS = 3
+
+
+def held_out_raw_scores(names, scorers, raws, scaled, window, seed=None):
+    """The raw scores ``raws`` of the training series, each scorer's as if the series were new.
+
+    A scorer scores the windows it learned from lower than new windows of
+    the same process (a discord's nearest neighbour is its own noise's best
+    match; an isolation forest's trees were grown around them): a
+    threshold set on those in-sample scores flags much of the next clean
+    stretch. Here the series is cut into two contiguous halves and each
+    half is scored by a copy of the scorer (same parameters, same seed)
+    fitted on the other half, as a time-series cross-validation. The
+    model's entry (``'reconstruction'``) is kept as it is.
+
+    Returns
+    -------
+    list of ndarray or None
+        Like ``raws``; None when a half holds fewer than
+        :data:`HELD_OUT_MIN_WINDOWS` scorer windows (or there are no scorers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.ensemble import held_out_raw_scores
+    >>> from fusionlab.detection.scorers import DiscordScorer
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.sin(np.arange(600) * 2 * np.pi / 30)[:, None] + rng.normal(0, 0.05, (600, 1))
+    >>> scorer = DiscordScorer().fit(x, 30)
+    >>> in_sample = [scorer.score(x)]
+    >>> held = held_out_raw_scores(("discord",), [scorer], in_sample, x, 30)
+    >>> bool(np.median(held[0]) > np.median(in_sample[0]))
+    True
+    >>> held_out_raw_scores(("discord",), [scorer], in_sample, x[:150], 30) is None
+    True
+    """
+    n = scaled.shape[0]
+    half = n // 2
+    if not scorers or half < HELD_OUT_MIN_WINDOWS * window:
+        return None
+    first, second = slice(0, half), slice(half, n)
+    held = list(raws)
+    fitted = iter(scorers)
+    for position, name in enumerate(names):
+        if name == RECONSTRUCTION:
+            continue
+        scorer = next(fitted)
+        parts = [type(scorer)(**scorer._params()).fit(scaled[fit_on], window, seed=seed)
+                 .score(scaled[score_on])
+                 for fit_on, score_on in ((second, first), (first, second))]
+        held[position] = np.concatenate(parts)
+    return held
 
 
 def feature_shares(reconstruction, model_window):

@@ -25,6 +25,8 @@ __all__ = [
     "moving_average",
     "smooth_errors",
     "NON_FINITE_ERROR",
+    "squared_errors",
+    "predict_fixed_batch",
 ]
 
 
@@ -122,7 +124,7 @@ def _pad_rows(array, rows):
     return np.concatenate([array, np.repeat(array[-1:], rows, axis=0)], axis=0)
 
 
-def _predict_fixed_batch(model, inputs, batch_size):
+def predict_fixed_batch(model, inputs, batch_size):
     """``model.predict_on_batch`` with a short last batch padded to ``batch_size``.
 
     Every call then has the same shape, so a compiled predict function is
@@ -152,7 +154,7 @@ def _predict_fixed_batch(model, inputs, batch_size):
 NON_FINITE_ERROR = 1e300
 
 
-def _squared_errors(target, output):
+def squared_errors(target, output):
     """``(target - output) ** 2`` in float32, where it overflows in float64.
 
     Values far beyond the data's scale (1e19 times it and more) overflow the
@@ -267,7 +269,7 @@ def iter_point_errors(model, datas, window, *, horizon=0, step=1, batch_size=102
         inputs = np.concatenate([spans[:, :window] for _, _, spans, _ in pieces])
         if pieces[0][3] is not None:
             inputs = [inputs, np.concatenate([deltas for *_, deltas in pieces])]
-        output = _predict_fixed_batch(model, inputs, None if single else batch_size)
+        output = predict_fixed_batch(model, inputs, None if single else batch_size)
         if output.ndim == 2:
             output = output[:, None, :]
         row, done = 0, []
@@ -280,7 +282,7 @@ def iter_point_errors(model, datas, window, *, horizon=0, step=1, batch_size=102
                     f"The model returned shape {part.shape} for inputs of shape "
                     f"{spans[:, :window].shape}; expected {target.shape}."
                 )
-            accumulators[index].add(starts, _squared_errors(target, part))
+            accumulators[index].add(starts, squared_errors(target, part))
             waiting[index] -= starts.size
             if waiting[index] == 0:
                 done.append(index)

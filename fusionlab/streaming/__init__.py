@@ -29,7 +29,7 @@ Names are imported on first use (``import fusionlab.streaming`` does not
 start Keras).
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "StreamingDetector": "detector",
@@ -48,14 +48,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,41 +16,11 @@ import time
 
 import numpy as np
 
-from ..detection.scoring import NON_FINITE_ERROR
+# The detector's own arithmetic, so streamed scores equal score_samples.
+from ..detection.scoring import predict_fixed_batch as predict_padded
+from ..detection.scoring import squared_errors
 
 __all__ = ["MicroBatcher", "squared_errors", "predict_padded"]
-
-
-def squared_errors(target, output):
-    """``(target - output) ** 2`` in float32, never inf or NaN.
-
-    The detector's rule (:data:`~fusionlab.detection.scoring.NON_FINITE_ERROR`):
-    squares that overflow float32 are computed again in float64, and an
-    output that is not finite gets ``NON_FINITE_ERROR``.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        squared = np.square(target - output)
-    bad = ~np.isfinite(squared)
-    if not bad.any():
-        return squared
-    squared = squared.astype(np.float64)
-    exact = np.square(target[bad].astype(np.float64) - output[bad].astype(np.float64))
-    squared[bad] = np.where(np.isfinite(exact), exact, NON_FINITE_ERROR)
-    return squared
-
-
-def predict_padded(model, inputs, batch_size):
-    """``model.predict_on_batch`` on ``inputs`` padded (last row repeated) to ``batch_size`` rows."""
-    first = inputs[0] if isinstance(inputs, list) else inputs
-    rows = first.shape[0]
-    missing = batch_size - rows
-    if missing > 0:
-        def pad(x):
-            return np.concatenate([x, np.repeat(x[-1:], missing, axis=0)])
-
-        inputs = [pad(x) for x in inputs] if isinstance(inputs, list) else pad(inputs)
-    output = np.asarray(model.predict_on_batch(inputs))
-    return output[:rows]
 
 
 class MicroBatcher:
