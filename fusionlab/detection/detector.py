@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_positive_int
 from . import io
 from .base import BaseDetector
-from .ensemble import RobustScale, check_scorers, fit_scorers, held_out_raw_scores
+from .ensemble import RobustScale, check_scorers, fit_scorers
 from .events import build_events
 from .inputs import make_scaler, median_gap, read_series, scale_values
 from .models import make_model, model_id, model_name
 from .params import check_detector_params
 from .period import choose_window
 from .point_scores import (
+    calibration_scores,
     finish_contributions,
     iter_contributions,
     iter_model_errors,
@@ -388,16 +388,7 @@ class AnomalyDetector(BaseDetector):
             # Each scorer's scale is learned from its training scores.
             self.scorer_scales_ = [RobustScale.fit(raw) for raw in raws] if raws else []
             scores = finish_contributions(self, scaled, errors, raws).sum(axis=1)
-            # The scorers score their own training windows lower than new
-            # ones: the threshold is set on the training scores raised by that
-            # optimism, a difference of medians (which the training data's
-            # own anomalies do not move).
-            held = (held_out_raw_scores(self.scorer_names_, scorers, raws, scaled,
-                                        scorer_window, seed) if raws else None)
-            calibration = scores
-            if held is not None:
-                held_scores = finish_contributions(self, scaled, errors, held).sum(axis=1)
-                calibration = scores + max(float(np.median(held_scores) - np.median(scores)), 0.0)
+            calibration = calibration_scores(self, scaled, errors, raws, scores, seed)
             self.threshold_strategy_ = get_threshold(self.threshold,
                                                      self.contamination).fit(calibration)
         except BaseException:

@@ -11,13 +11,21 @@ through :func:`iter_contributions`, which shares the model calls.
 
 from __future__ import annotations
 
-from .ensemble import combine_contributions, feature_shares, raw_scores, square_scores
+import numpy as np
+
+from .ensemble import (
+    combine_contributions,
+    feature_shares,
+    held_out_raw_scores,
+    raw_scores,
+    square_scores,
+)
 from .inputs import time_deltas
 from .models import time_aware
 from .scoring import iter_point_errors, smooth_errors
 
 __all__ = ["model_time_deltas", "iter_model_errors", "finish_contributions",
-           "iter_contributions"]
+           "iter_contributions", "calibration_scores"]
 
 
 def model_time_deltas(model, stamps, n, scale):
@@ -74,3 +82,23 @@ def iter_contributions(detector, prepared, batch_size=None):
     """``(index, contributions)`` of several ``(scaled, stamps)`` series."""
     for index, errors in iter_model_errors(detector, prepared, batch_size):
         yield index, finish_contributions(detector, prepared[index][0], errors)
+
+
+def calibration_scores(detector, scaled, errors, raws, scores, seed=None):
+    """The training scores the threshold is fitted on, as new data would score.
+
+    The scorers score their own training windows lower than new ones, so
+    ``scores`` (the training scores) are raised by that optimism: the median
+    of the combined scores when each half of the series is scored by scorers
+    fitted on the other half (:func:`~fusionlab.detection.ensemble.held_out_raw_scores`)
+    less the median of ``scores``, never negative. A difference of medians,
+    so the training data's own anomalies (which score far higher held out)
+    do not lift it. Without scorers, or for a series too short to halve,
+    ``scores`` as they are.
+    """
+    held = (held_out_raw_scores(detector.scorer_names_, detector.scorers_, raws, scaled,
+                                detector.scorer_window_, seed) if raws else None)
+    if held is None:
+        return scores
+    held_scores = finish_contributions(detector, scaled, errors, held).sum(axis=1)
+    return scores + max(float(np.median(held_scores) - np.median(scores)), 0.0)
