@@ -469,6 +469,11 @@ def test_structural_errors_raise_and_change_nothing(detectors, data):
     # in update_many a bad chunk is reported and the others go on
     result = sd.update_many([("s", np.zeros((2, 3))), ("t", data[:30])])
     assert [e.code for e in result.errors] == ["bad_values"] and sd.n_points("t") == 30
+    # a new series beyond max_series is refused with its own code
+    full = StreamingDetector(named, max_series=1)
+    result = full.update_many([("a", data[:5]), ("b", data[:5])])
+    assert [(e.series_id, e.code) for e in result.errors] == [("b", "too_many_series")]
+    assert "max_series" in result.errors[0].message and full.n_points("a") == 5
 
 
 @pytest.mark.parametrize("rule", ["linear", "ffill"])

@@ -415,10 +415,10 @@ class ModelStream:
             touched = [sid for sid, _, _ in items if sid in sd._series]
             for sid, _, _ in items:
                 if sid not in sd._series:  # the detector refused the series itself
-                    reasons = [e.message for e in result.errors if e.series_id == sid]
-                    detail = reasons[0] if reasons else "the push could not be scored."
-                    failed[sid] = (503 if "max_series" in detail else 422,
-                                   f"Series {sid!r}: {detail}")
+                    refusal = next((e for e in result.errors if e.series_id == sid), None)
+                    detail = refusal.message if refusal else "the push could not be scored."
+                    full = refusal is not None and refusal.code == "too_many_series"
+                    failed[sid] = (503 if full else 422, f"Series {sid!r}: {detail}")
             ops = self._ops(result)
             states, summaries, scores = {}, {}, {}
             for sid in touched:

@@ -24,6 +24,10 @@ REFIT_POLICIES = ("none", "drift", "every")
 _NAT = np.iinfo(np.int64).min
 
 
+class _SeriesLimitError(ValueError):
+    """A new series refused because ``max_series`` series are already streaming."""
+
+
 @dataclass
 class ScoredPoints:
     """Scores of consecutive points of one series.
@@ -352,7 +356,8 @@ class StreamingDetector:
                 except (TypeError, ValueError) as exc:
                     if _raise:
                         raise
-                    result.errors.append(PointError(str(series_id), "bad_values", str(exc)))
+                    code = "too_many_series" if isinstance(exc, _SeriesLimitError) else "bad_values"
+                    result.errors.append(PointError(str(series_id), code, str(exc)))
             self._run(result, force=force)
             return result
 
@@ -378,7 +383,7 @@ class StreamingDetector:
         entry = self._series.get(series_id)
         if entry is None:
             if self.max_series is not None and len(self._series) >= self.max_series:
-                raise ValueError(f"Already streaming `max_series`={self.max_series} series; "
+                raise _SeriesLimitError(f"Already streaming `max_series`={self.max_series} series; "
                                  f"{series_id!r} is refused (flush one first).")
             self._check_stamp_kind(kind)
             entry = self._new_series(series_id, kind, tz)

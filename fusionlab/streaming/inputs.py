@@ -35,7 +35,8 @@ class PointError:
         ``'non_finite'``, ``'out_of_order'``, ``'duplicate_timestamp'``,
         ``'missing_timestamp'``, ``'timestamps_kind'``, ``'imputed_forward'``,
         ``'no_value_to_impute'``, ``'bad_values'``, ``'bad_scaling'``,
-        ``'too_short'``, ``'unknown_series'``, ``'refit_failed'``...
+        ``'too_short'``, ``'unknown_series'``, ``'too_many_series'`` (``max_series``
+        reached), ``'refit_failed'``...
     message : str
     position : int or None
         Position of the point in the chunk (None for the whole chunk).
