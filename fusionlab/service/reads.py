@@ -4,9 +4,10 @@ On PostgreSQL they go through the async engine (asyncpg is asynchronous all
 the way down). On SQLite the async driver (aiosqlite) runs every cursor call
 as a separate hop to its own thread; a read of a page costs about half as
 much CPU when the whole statement runs in one hop, through a synchronous
-engine (the standard ``sqlite3`` module) in a small thread pool. Its
+engine (the standard ``sqlite3`` module) in a one-thread pool. Its
 connections are opened read-only (``PRAGMA query_only``); writes keep going
-through the async engine.
+through the async engine. Short reads go through a memory map of the file,
+exports (``bulk=True``) through plain reads.
 """
 
 from __future__ import annotations
@@ -21,11 +22,23 @@ from .db import SQLITE_BUSY_MS
 
 __all__ = ["Reader"]
 
+_MMAP_BYTES = 1 << 30
+
 
 def _read_only(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA query_only=1")
+    cursor.close()
+
+
+def _mapped(dbapi_connection, _record):
+    _read_only(dbapi_connection, _record)
+    cursor = dbapi_connection.cursor()
+    # a listing touches ~100 rows scattered over the file: read from a memory
+    # map they cost no read() call each (about a quarter of the server's CPU
+    # per request on a 100,000-record database)
+    cursor.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
     cursor.close()
 
 
@@ -37,30 +50,50 @@ class Reader:
     engine : AsyncEngine
         The server's engine (its URL chooses the path).
     threads : int
-        Threads of the SQLite read pool.
+        Threads of the SQLite read pool. One by default: the reads hold the
+        GIL for most of their time, and several threads taking turns with it
+        cost more CPU per read than they save in waiting.
     """
 
-    def __init__(self, engine: AsyncEngine, threads: int = 4):
+    def __init__(self, engine: AsyncEngine, threads: int = 1):
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"`threads` must be a positive integer; received {threads!r}.")
         self.engine = engine
-        self._sync = None
+        self._sync = self._bulk = None
         self._pool = None
         if engine.dialect.name == "sqlite":
             url = engine.url.set(drivername="sqlite")
-            self._sync = create_engine(url, pool_size=threads, max_overflow=threads,
-                                       pool_reset_on_return=None,
-                                       connect_args={"check_same_thread": False})
-            event.listen(self._sync, "connect", _read_only)
+            options = dict(pool_size=threads, max_overflow=threads, pool_reset_on_return=None,
+                           connect_args={"check_same_thread": False})
+            self._sync = create_engine(url, **options)
+            event.listen(self._sync, "connect", _mapped)
+            # bulk reads (exports) page through the whole table: through a
+            # memory map they would leave all of it resident in the process
+            self._bulk = create_engine(url, **options)
+            event.listen(self._bulk, "connect", _read_only)
             self._pool = ThreadPoolExecutor(threads, thread_name_prefix="fusionlab-read")
 
-    def _run(self, statement):
-        with self._sync.connect() as connection:
+    @staticmethod
+    def _run(engine, statement):
+        with engine.connect() as connection:
             return connection.execute(statement).all()
 
-    async def rows(self, statement) -> list:
-        """All rows of ``statement``."""
+    async def rows(self, statement, bulk: bool = False) -> list:
+        """All rows of ``statement``.
+
+        Parameters
+        ----------
+        statement : sqlalchemy.sql.Select
+            A read-only statement.
+        bulk : bool
+            True for one page of a read of many (an export): on SQLite it
+            goes through connections without a memory map, so the server's
+            memory does not grow with the size of the database.
+        """
         if self._sync is not None:
+            engine = self._bulk if bulk else self._sync
             return await asyncio.get_running_loop().run_in_executor(self._pool, self._run,
-                                                                    statement)
+                                                                    engine, statement)
         async with self.engine.connect() as connection:
             return (await connection.execute(statement)).all()
 
@@ -69,3 +102,4 @@ class Reader:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._sync.dispose()
+            self._bulk.dispose()

@@ -223,3 +223,28 @@ def test_migrations_create_the_schema_and_refuse_an_unknown_revision(tmp_path):
             await engine.dispose()
 
     asyncio.run(go())
+
+
+def test_listing_query_is_read_in_one_model_and_documented_in_openapi(tmp_path):
+    from fastapi.exceptions import RequestValidationError
+    from starlette.requests import Request
+
+    from fusionlab.service.app import create_app
+    from fusionlab.service.schemas import AnomalyFilters, ListingParams, read_query
+
+    def request(query: bytes) -> Request:
+        return Request({"type": "http", "method": "GET", "path": "/api/anomalies",
+                        "query_string": query, "headers": []})
+
+    params = read_query(ListingParams, request(b"limit=7&severity=high&buckets=3"))
+    assert (params.limit, params.severity, params.cursor) == (7, "high", None)
+    assert read_query(AnomalyFilters, request(b"since_seq=4")).since_seq == 4
+    with pytest.raises(RequestValidationError) as error:
+        read_query(ListingParams, request(b"limit=0&since_seq=x"))
+    assert {e["loc"] for e in error.value.errors()} == {("query", "limit"),
+                                                        ("query", "since_seq")}
+    schema = create_app(Settings(data_dir=tmp_path)).openapi()["paths"]
+    listed = {p["name"] for p in schema["/api/anomalies"]["get"]["parameters"]}
+    assert listed == set(ListingParams.model_fields)
+    export = {p["name"] for p in schema["/api/anomalies/export"]["get"]["parameters"]}
+    assert export == set(AnomalyFilters.model_fields) | {"format", "limit"}

@@ -11,7 +11,7 @@ import io
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
@@ -28,11 +28,15 @@ from ..records import CSV_COLUMNS, csv_row
 from ..schemas import (
     EXPORT_FORMATS,
     INT64_MAX,
+    AnomalyFilters,
+    ListingParams,
     bad_request,
     decode_cursor,
     encode_cursor,
     parse_choices,
     parse_time,
+    query_parameters,
+    read_query,
 )
 from ..state import StateDep
 from ..tables import AnomalyRecord
@@ -42,36 +46,36 @@ A = AnomalyRecord
 _EXPORT_PAGE = 1000
 
 
-async def anomaly_query(
-    severity: str | None = Query(None, description="severities, comma-separated"),
-    min_severity: str | None = Query(None, description="this severity or worse"),
-    anomaly_type: str | None = Query(None, description="types, comma-separated"),
-    model_id: str | None = Query(None, max_length=400, description="model ids, comma-separated"),
-    series_id: str | None = Query(None, max_length=200),
-    dataset_id: str | None = Query(None, max_length=40),
-    start: str | None = Query(None, description="epoch ms or ISO 8601 (peak time >= start)"),
-    end: str | None = Query(None, description="epoch ms or ISO 8601 (peak time <= end)"),
-    since_seq: int | None = Query(None, ge=0, le=INT64_MAX,
-                                  description="only records with seq > since_seq, in seq order"),
-) -> AnomalyQuery:
-    """The listing's filters, checked (422 names a bad one)."""
+def checked_query(filters: AnomalyFilters) -> AnomalyQuery:
+    """The filters of ``filters``, checked (422 names a bad one)."""
+    severity, min_severity, model_id = filters.severity, filters.min_severity, filters.model_id
+    start, end = filters.start, filters.end
     if min_severity is not None and min_severity not in SEVERITIES:
         raise bad_request(f"`min_severity` must be one of {list(SEVERITIES)}; received "
                           f"{min_severity!r}.")
     query = AnomalyQuery(
         severities=parse_choices(severity, "severity", SEVERITIES),
         min_severity=min_severity,
-        anomaly_types=parse_choices(anomaly_type, "anomaly_type", ANOMALY_TYPES),
+        anomaly_types=parse_choices(filters.anomaly_type, "anomaly_type", ANOMALY_TYPES),
         model_ids=[m.strip() for m in model_id.split(",") if m.strip()] if model_id else None,
-        series_id=series_id,
-        dataset_id=dataset_id,
+        series_id=filters.series_id,
+        dataset_id=filters.dataset_id,
         start=parse_time(start, "start"),
         end=parse_time(end, "end"),
-        since_seq=since_seq,
+        since_seq=filters.since_seq,
     )
     if query.start is not None and query.end is not None and query.start > query.end:
         raise bad_request(f"`start` ({start}) must not be after `end` ({end}).")
     return query
+
+
+async def anomaly_query(request: Request) -> AnomalyQuery:
+    """A route dependency: the request's :class:`AnomalyFilters`, checked.
+
+    A route that uses it documents the filters with
+    ``openapi_extra=query_parameters(AnomalyFilters)``.
+    """
+    return checked_query(read_query(AnomalyFilters, request))
 
 
 async def _saved_filter(state, identity):
@@ -82,16 +86,13 @@ async def _saved_filter(state, identity):
         return (await load_settings(state, session, identity.token_id))["filter"]
 
 
-@router.get("", summary="List anomalies, newest first (or by seq with since_seq)")
-async def list_anomalies(
-    query: Annotated[AnomalyQuery, Depends(anomaly_query)],
-    identity: ReadAccess,
-    state: StateDep,
-    limit: int = Query(100, ge=1, description="records per page (at most the server's max_page)"),
-    cursor: str | None = Query(None, max_length=400, description="next_cursor of the last page"),
-):
+@router.get("", summary="List anomalies, newest first (or by seq with since_seq)",
+            openapi_extra=query_parameters(ListingParams))
+async def list_anomalies(request: Request, identity: ReadAccess, state: StateDep):
     """``{"anomalies": [...], "next_cursor": str | null}``; the caller's saved
     filter (``POST /api/filter``) applies too."""
+    params = read_query(ListingParams, request)
+    query, limit, cursor = checked_query(params), params.limit, params.cursor
     if limit > state.settings.max_page:
         raise bad_request(f"`limit` must be at most {state.settings.max_page}; received "
                           f"{limit}. Page with `cursor` instead.")
@@ -115,7 +116,7 @@ async def list_anomalies(
         # by seq: a live series' record keeps its id and takes a new seq when it changes
         next_cursor = encode_cursor({"s": last.seq} if by_seq else {"t": last.timestamp,
                                                                      "i": last.id})
-    body = ('{"anomalies":[' + ",".join(row.payload for row in rows) + '],"next_cursor":'
+    body = ('{"anomalies":[' + ",".join([row[0] for row in rows]) + '],"next_cursor":'
             + json.dumps(next_cursor) + "}")
     return Response(body, media_type="application/json")
 
@@ -127,7 +128,8 @@ async def _pages(state, conds, limit):
     while remaining is None or remaining > 0:
         size = _EXPORT_PAGE if remaining is None else min(_EXPORT_PAGE, remaining)
         rows = await state.reader.rows(
-            select(A.id, A.payload).where(*conds, A.id > last).order_by(A.id).limit(size))
+            select(A.id, A.payload).where(*conds, A.id > last).order_by(A.id).limit(size),
+            bulk=True)
         if not rows:
             return
         last = rows[-1].id
@@ -219,7 +221,8 @@ _MEDIA = {"csv": "text/csv", "json": "application/json",
           "parquet": "application/vnd.apache.parquet"}
 
 
-@router.get("/export", summary="All matching anomalies as one streamed file")
+@router.get("/export", summary="All matching anomalies as one streamed file",
+            openapi_extra=query_parameters(AnomalyFilters))
 async def export_anomalies(
     query: Annotated[AnomalyQuery, Depends(anomaly_query)],
     identity: ReadAccess,

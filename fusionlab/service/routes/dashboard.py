@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from ...vocabulary import SEVERITIES
 from ..auth import ReadAccess
 from ..queries import AnomalyQuery, conditions, load_settings
+from ..schemas import AnomalyFilters, query_parameters
 from ..state import ServiceState, StateDep
 from ..tables import AnomalyRecord, Model, ScoreSeries
 from .anomalies import anomaly_query
@@ -73,7 +74,8 @@ async def _saved_filter(state: ServiceState, token_id: int) -> dict:
 
 
 @router.get("/api/summary", tags=["dashboard"],
-            summary="Counts of the matching anomalies by severity, type, feature and time")
+            summary="Counts of the matching anomalies by severity, type, feature and time",
+            openapi_extra=query_parameters(AnomalyFilters))
 async def summary(
     query: Annotated[AnomalyQuery, Depends(anomaly_query)],
     identity: ReadAccess,
@@ -97,7 +99,8 @@ async def summary(
     conds = conditions(query, await _saved_filter(state, identity.token_id))
     rows = await state.reader.rows(
         select(A.severity_rank, A.anomaly_type, func.count(), func.min(A.timestamp),
-               func.max(A.timestamp)).where(*conds).group_by(A.severity_rank, A.anomaly_type))
+               func.max(A.timestamp)).where(*conds).group_by(A.severity_rank, A.anomaly_type),
+        bulk=True)
     by_severity = dict.fromkeys(SEVERITIES, 0)
     by_type: dict[str, int] = {}
     first = newest = None
@@ -119,7 +122,7 @@ async def summary(
     count = func.count()
     layers = await state.reader.rows(
         select(A.layer, count).where(*conds).group_by(A.layer)
-        .order_by(count.desc(), A.layer).limit(top))
+        .order_by(count.desc(), A.layer).limit(top), bulk=True)
     out["by_layer"] = [{"layer": layer, "count": n} for layer, n in layers]
     out["other_layers"] = total - sum(n for _, n in layers)
     start, end = out["time"]["start"], out["time"]["end"]
@@ -130,7 +133,7 @@ async def summary(
     ratios = [[None] * len(SEVERITIES) for _ in range(n_buckets)]
     for index, rank, n, ratio in await state.reader.rows(
             select(bucket, A.severity_rank, func.count(), func.max(A.ratio))
-            .where(*conds).group_by(bucket, A.severity_rank)):
+            .where(*conds).group_by(bucket, A.severity_rank), bulk=True):
         counts[index][rank] = n
         ratios[index][rank] = None if ratio is None else round(float(ratio), 4)
     out["time"].update(bucket_ms=width, counts=counts, max_ratio=ratios)
@@ -190,7 +193,8 @@ def _span_severity(spans, edges) -> list:
 
 
 @router.get("/api/heatmap", tags=["dashboard"],
-            summary="A model's per-feature contributions over time, as a grid")
+            summary="A model's per-feature contributions over time, as a grid",
+            openapi_extra=query_parameters(AnomalyFilters))
 async def heatmap(
     query: Annotated[AnomalyQuery, Depends(anomaly_query)],
     identity: ReadAccess,
