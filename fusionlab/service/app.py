@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await state.streams.stop()
             await runner.stop()
-            state.reader.close()
+            await state.reader.aclose()
             await engine.dispose()
 
     app = FastAPI(

@@ -19,15 +19,35 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import json
 from dataclasses import dataclass, field
 
 from ..vocabulary import SEVERITY_RANKS
 
-__all__ = ["CHANNELS", "Hub", "ClientQueue", "Subscription", "Overflow"]
+__all__ = ["CHANNELS", "Hub", "ClientQueue", "Subscription", "Overflow", "Outgoing", "encode"]
 
 #: Channels a client can subscribe to.
 CHANNELS = ("anomalies", "heatmap", "correlations", "temporal", "jobs")
 _HIGH = SEVERITY_RANKS["high"]
+
+
+class Outgoing(dict):
+    """A published message: encoded once, however many clients receive it."""
+
+    __slots__ = ("_text",)
+
+    def text(self) -> str:
+        """The message as JSON text (computed at the first call)."""
+        try:
+            return self._text
+        except AttributeError:
+            self._text = json.dumps(self)
+            return self._text
+
+
+def encode(message: dict) -> str:
+    """JSON text of a queued message (an :class:`Outgoing` one is encoded once)."""
+    return message.text() if isinstance(message, Outgoing) else json.dumps(message)
 
 
 class Overflow(Exception):
@@ -168,6 +188,7 @@ class Hub:
         """
         sent = 0
         droppable = rank is None or rank < _HIGH
+        message = Outgoing(message)
         for client_id, (queue, subscriptions) in list(self._clients.items()):
             subscription = subscriptions.get(channel)
             if subscription is None or not subscription.accepts(rank, model_id):

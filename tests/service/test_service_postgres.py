@@ -109,3 +109,35 @@ def test_tokens_on_postgresql(postgres_url, tmp_path):
         assert http.get("/api/anomalies").status_code == 401
         assert http.get("/api/anomalies", headers={
             "Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_reads_survive_a_dropped_connection(postgres_url):
+    from sqlalchemy import func, select, text
+
+    from fusionlab.service.db import make_engine
+    from fusionlab.service.reads import Reader
+
+    name = postgres_url.rsplit("/", 1)[-1]
+
+    async def scenario():
+        engine = make_engine(postgres_url)
+        reader = Reader(engine)
+        try:
+            assert (await reader.rows(select(func.count())))[0][0] == 1
+            # the read connection is in autocommit: no transaction left open
+            state = await reader.rows(select(text(
+                "count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' "
+                f"AND datname = '{name}'")))
+            assert state[0][0] == 0
+            # every connection to the database is killed (as a restart would)
+            async with engine.connect() as connection:
+                await connection.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                    f"datname = '{name}' AND pid <> pg_backend_pid()"))
+                await connection.commit()
+            assert (await reader.rows(select(func.count())))[0][0] == 1
+        finally:
+            await reader.aclose()
+            await engine.dispose()
+
+    asyncio.run(scenario())

@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 
 from ...vocabulary import SEVERITIES, SEVERITY_RANKS
 from ..auth import authenticate, has_scope
-from ..hub import CHANNELS, Overflow, Subscription
+from ..hub import CHANNELS, Overflow, Subscription, anomaly_update, encode
 from ..queries import AnomalyQuery, conditions
 from ..schemas import INT64_MAX
 from ..tables import AnomalyRecord
@@ -118,7 +118,6 @@ async def _replay(websocket, state, marker: _Replay) -> int:
         model_ids=sorted(subscription.model_ids) if subscription.model_ids else None,
         since_seq=marker.since_seq)
     last = marker.since_seq
-    from ..hub import anomaly_update
 
     while True:
         conds = conditions(query)
@@ -153,7 +152,7 @@ async def _sender(websocket, state, queue):
             seq = message.get("seq")
             if message["type"] == "anomaly_update" and seq is not None and seq <= replayed:
                 continue
-            await websocket.send_text(json.dumps(message))
+            await websocket.send_text(encode(message))
 
 
 _INGEST_CODES = {404: "not_found", 409: "conflict", 413: "too_large", 422: "bad_request",
