@@ -31,7 +31,9 @@ def test_score_many_gives_the_scores_of_score_samples(fitted):
     result = score_many(fitted, fleet, chunk_size=4, batch_size=64, progress=False)
     assert isinstance(result, ManyResult) and result.ok and list(result) == list(fleet)
     for sid, values in fleet.items():
-        np.testing.assert_array_equal(result[sid], fitted.score_samples(values))
+        # the same arithmetic; only the model's kernels may round a window
+        # another way at another place in a shared batch (float32 ulps)
+        np.testing.assert_allclose(result[sid], fitted.score_samples(values), rtol=1e-6)
 
 
 def test_score_many_compiled_with_xla_gives_the_same_scores_closely(fitted):
@@ -47,7 +49,8 @@ def test_score_many_writes_scores_per_series(fitted, tmp_path):
     result = score_many(fitted, fleet, out_dir=tmp_path, progress=False)
     for sid, values in fleet.items():
         assert result[sid].startswith(str(tmp_path))
-        np.testing.assert_array_equal(np.load(result[sid]), fitted.score_samples(values))
+        np.testing.assert_allclose(np.load(result[sid]), fitted.score_samples(values),
+                                   rtol=1e-6)
 
 
 def test_score_many_keeps_pandas_indexes_and_reads_long_tables(fitted):
@@ -145,5 +148,6 @@ def test_dask_backend_fits_and_scores(tmp_path):
                             progress=False)
     assert sorted(fits) == ["m0", "m1", "m2"] and fits.failed["short"].stage == "input"
     assert sorted(scores) == ["m0", "m1", "m2"] and scores.failed["short"].stage == "input"
-    np.testing.assert_array_equal(scores["m1"],
-                                  AnomalyDetector.load(archive).score_samples(fleet["m1"]))
+    np.testing.assert_allclose(scores["m1"],
+                               AnomalyDetector.load(archive).score_samples(fleet["m1"]),
+                               rtol=1e-6)

@@ -54,9 +54,10 @@ class Reader:
     engine : AsyncEngine
         The server's engine (its URL chooses the path).
     threads : int
-        Threads of the SQLite read pool. One by default: the reads hold the
-        GIL for most of their time, and several threads taking turns with it
-        cost more CPU per read than they save in waiting.
+        Threads of the SQLite pool of short reads. One by default: a page of
+        a listing holds the GIL for most of its time, and several threads
+        taking turns with it cost more CPU per read than they save in
+        waiting. Bulk reads have a thread of their own.
     """
 
     def __init__(self, engine: AsyncEngine, threads: int = 1):
@@ -66,9 +67,12 @@ class Reader:
         self._sync = self._bulk = self._auto = None
         self._pool = None
         if engine.dialect.name == "postgresql":
-            self._auto = create_async_engine(engine.url, pool_size=20, max_overflow=20,
-                                             isolation_level="AUTOCOMMIT",
-                                             pool_reset_on_return=None)
+            # read-only sessions: a read is safe to try twice, and nothing
+            # can write through this engine's autocommit connections
+            self._auto = create_async_engine(
+                engine.url, pool_size=20, max_overflow=20, isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
+                connect_args={"server_settings": {"default_transaction_read_only": "on"}})
         if engine.dialect.name == "sqlite":
             url = engine.url.set(drivername="sqlite")
             options = dict(pool_size=threads, max_overflow=threads, pool_reset_on_return=None,
@@ -80,6 +84,9 @@ class Reader:
             self._bulk = create_engine(url, **options)
             event.listen(self._bulk, "connect", _read_only)
             self._pool = ThreadPoolExecutor(threads, thread_name_prefix="fusionlab-read")
+            # bulk reads in their own thread: sqlite3 lets go of the GIL while
+            # a long aggregate runs, and a listing need not wait behind it
+            self._bulk_pool = ThreadPoolExecutor(1, thread_name_prefix="fusionlab-bulk-read")
 
     @staticmethod
     def _run(engine, statement):
@@ -99,9 +106,9 @@ class Reader:
             memory does not grow with the size of the database.
         """
         if self._sync is not None:
-            engine = self._bulk if bulk else self._sync
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._run,
-                                                                    engine, statement)
+            engine, pool = (self._bulk, self._bulk_pool) if bulk else (self._sync, self._pool)
+            return await asyncio.get_running_loop().run_in_executor(pool, self._run, engine,
+                                                                    statement)
         engine = self._auto or self.engine
         try:
             return await self._read(engine, statement)
@@ -123,8 +130,10 @@ class Reader:
         self.close()
 
     def close(self) -> None:
-        """Stop the thread pool and close the SQLite read connections."""
+        """Stop the thread pools and close the SQLite read connections
+        (:meth:`aclose` closes PostgreSQL's too)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+            self._bulk_pool.shutdown(wait=True)
             self._sync.dispose()
             self._bulk.dispose()

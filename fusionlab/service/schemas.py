@@ -48,6 +48,7 @@ __all__ = [
     "ListingParams",
     "read_query",
     "query_parameters",
+    "INVALID_QUERY",
 ]
 
 #: The dashboard's colour schemes (``VisualizationTheme``).
@@ -118,7 +119,8 @@ def read_query(model: type[BaseModel], request) -> BaseModel:
 
 
 def query_parameters(model: type[BaseModel]) -> dict:
-    """``openapi_extra`` documenting the fields of ``model`` as query parameters."""
+    """``openapi_extra`` documenting the (flat) fields of ``model`` as query
+    parameters."""
     schema = model.model_json_schema()
     parameters = []
     for name, field in schema["properties"].items():
@@ -127,6 +129,13 @@ def query_parameters(model: type[BaseModel]) -> dict:
             parameter["description"] = field["description"]
         parameters.append(parameter)
     return {"parameters": parameters}
+
+
+#: OpenAPI's 422 answer of a route that reads its query with :func:`read_query`
+#: alone (FastAPI adds it to routes with parameters of their own).
+INVALID_QUERY = {422: {"description": "A query parameter is invalid (`detail` names it)",
+                       "content": {"application/json": {"schema": {
+                           "type": "object", "properties": {"detail": {"type": "string"}}}}}}}
 
 
 def parse_choices(value: str | None, name: str, choices) -> list[str] | None:

@@ -55,6 +55,12 @@ def test_health_needs_no_token_but_everything_else_does(secured):
         assert answer.status_code == 401 and "'Bearer <token>'" in answer.json()["detail"]
         assert http.get("/metrics").status_code == 401
         assert http.get("/health").json()["auth"] == "token"
+        # the token is checked before the parameters: nothing is said about
+        # the routes to a caller without one
+        for path in ("/api/anomalies", "/api/anomalies/export", "/api/summary",
+                     "/api/heatmap"):
+            answer = http.get(path, params={"since_seq": "x", "limit": "0"})
+            assert answer.status_code == 401, (path, answer.text)
 
 
 def test_scopes_are_ordered(secured):

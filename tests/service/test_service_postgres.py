@@ -111,31 +111,37 @@ def test_tokens_on_postgresql(postgres_url, tmp_path):
             "Authorization": f"Bearer {token}"}).status_code == 200
 
 
-def test_reads_survive_a_dropped_connection(postgres_url):
+def test_reads_are_read_only_and_survive_a_dropped_connection(postgres_url):
     from sqlalchemy import func, select, text
+    from sqlalchemy.exc import DBAPIError
 
     from fusionlab.service.db import make_engine
     from fusionlab.service.reads import Reader
 
     name = postgres_url.rsplit("/", 1)[-1]
+    pid = select(func.pg_backend_pid())
 
     async def scenario():
         engine = make_engine(postgres_url)
         reader = Reader(engine)
         try:
-            assert (await reader.rows(select(func.count())))[0][0] == 1
-            # the read connection is in autocommit: no transaction left open
-            state = await reader.rows(select(text(
-                "count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' "
-                f"AND datname = '{name}'")))
-            assert state[0][0] == 0
+            first = (await reader.rows(pid))[0][0]
+            async with engine.connect() as connection:
+                # the read connection is back in the pool, not left in a transaction
+                states = (await connection.execute(text(
+                    "SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": first}
+                )).scalars().all()
+                assert states == ["idle"]
+            with pytest.raises(DBAPIError, match="read-only"):
+                await reader.rows(text("CREATE TABLE written_by_a_read (x int)"))
             # every connection to the database is killed (as a restart would)
             async with engine.connect() as connection:
                 await connection.execute(text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
                     f"datname = '{name}' AND pid <> pg_backend_pid()"))
                 await connection.commit()
-            assert (await reader.rows(select(func.count())))[0][0] == 1
+            second = (await reader.rows(pid))[0][0]
+            assert second != first  # read again, on a new connection
         finally:
             await reader.aclose()
             await engine.dispose()

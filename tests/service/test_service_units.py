@@ -11,7 +11,14 @@ from fastapi import HTTPException
 
 from fusionlab.service import analysis
 from fusionlab.service.config import Settings, is_loopback
-from fusionlab.service.hub import ClientQueue, Hub, Subscription, anomaly_update
+from fusionlab.service.hub import (
+    ClientQueue,
+    Hub,
+    Outgoing,
+    Subscription,
+    anomaly_update,
+    encode,
+)
 from fusionlab.service.records import build_record, csv_row, severity_score
 from fusionlab.service.schemas import (
     check_filename,
@@ -246,5 +253,53 @@ def test_listing_query_is_read_in_one_model_and_documented_in_openapi(tmp_path):
     schema = create_app(Settings(data_dir=tmp_path)).openapi()["paths"]
     listed = {p["name"] for p in schema["/api/anomalies"]["get"]["parameters"]}
     assert listed == set(ListingParams.model_fields)
+    assert "422" in schema["/api/anomalies"]["get"]["responses"]
     export = {p["name"] for p in schema["/api/anomalies/export"]["get"]["parameters"]}
     assert export == set(AnomalyFilters.model_fields) | {"format", "limit"}
+
+
+def test_a_published_message_is_encoded_once_for_every_client(monkeypatch):
+    import json
+
+    from fusionlab.service import hub as hub_module
+
+    hub = Hub(queue_size=10)
+    queues = []
+    for _ in range(3):
+        client, queue = hub.connect()
+        hub.subscribe(client, "jobs", Subscription())
+        queues.append(queue)
+    calls = []
+    real_dumps = json.dumps
+    monkeypatch.setattr(hub_module.json, "dumps", lambda v: calls.append(v) or real_dumps(v))
+    message = {"type": "job_update", "data": {"job_id": "j1", "progress": 0.5}}
+    assert hub.publish("jobs", message) == 3
+    texts = [encode(asyncio.run(q.get())[0]) for q in queues]
+    assert texts == [real_dumps(message)] * 3 and len(calls) == 1
+    assert encode({"type": "pong"}) == '{"type": "pong"}'
+    assert isinstance(Outgoing(message), dict) and Outgoing(message) == message
+
+
+def test_sqlite_reads_map_the_file_for_listings_only(tmp_path):
+    from sqlalchemy import text
+
+    from fusionlab.service.db import make_engine
+    from fusionlab.service.reads import Reader
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.sqlite'}")
+    reader = Reader(engine)
+
+    async def pragmas():
+        mapped = await reader.rows(text("PRAGMA mmap_size"))
+        plain = await reader.rows(text("PRAGMA mmap_size"), bulk=True)
+        only = await reader.rows(text("PRAGMA query_only"), bulk=True)
+        return mapped[0][0], plain[0][0], only[0][0]
+
+    try:
+        mapped, plain, query_only = asyncio.run(pragmas())
+        assert mapped > 0 and plain == 0 and query_only == 1
+    finally:
+        reader.close()
+        asyncio.run(engine.dispose())
+    with pytest.raises(ValueError, match="`threads` must be a positive integer"):
+        Reader(engine, threads=0)

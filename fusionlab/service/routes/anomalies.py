@@ -28,6 +28,7 @@ from ..records import CSV_COLUMNS, csv_row
 from ..schemas import (
     EXPORT_FORMATS,
     INT64_MAX,
+    INVALID_QUERY,
     AnomalyFilters,
     ListingParams,
     bad_request,
@@ -69,8 +70,12 @@ def checked_query(filters: AnomalyFilters) -> AnomalyQuery:
     return query
 
 
-async def anomaly_query(request: Request) -> AnomalyQuery:
+async def anomaly_query(request: Request, _identity: ReadAccess) -> AnomalyQuery:
     """A route dependency: the request's :class:`AnomalyFilters`, checked.
+
+    The caller's access is checked first (a request without a valid token
+    is a 401 whatever its parameters); FastAPI resolves ``ReadAccess`` once
+    per request, for this and the route.
 
     A route that uses it documents the filters with
     ``openapi_extra=query_parameters(AnomalyFilters)``.
@@ -87,7 +92,7 @@ async def _saved_filter(state, identity):
 
 
 @router.get("", summary="List anomalies, newest first (or by seq with since_seq)",
-            openapi_extra=query_parameters(ListingParams))
+            openapi_extra=query_parameters(ListingParams), responses=INVALID_QUERY)
 async def list_anomalies(request: Request, identity: ReadAccess, state: StateDep):
     """``{"anomalies": [...], "next_cursor": str | null}``; the caller's saved
     filter (``POST /api/filter``) applies too."""

@@ -265,7 +265,8 @@ async def heatmap(
     spans = await state.reader.rows(
         select(A.start_index, A.end_index, A.severity_rank)
         .where(*conds, A.start_index.is_not(None), A.end_index >= low,
-               A.start_index <= high - 1).order_by(A.seq.desc()).limit(_MAX_SPANS + 1))
+               A.start_index <= high - 1).order_by(A.seq.desc()).limit(_MAX_SPANS + 1),
+        bulk=True)
     severity = _span_severity([tuple(row) for row in spans[:_MAX_SPANS]], edges)
     out.update(
         points_per_column=round((high - low) / len(starts), 3),
