@@ -12,7 +12,7 @@ from ..vocabulary import SEVERITY_RANKS
 from .db import now_ms
 from .tables import AnomalyRecord, TokenSettings
 
-__all__ = ["AnomalyQuery", "conditions", "load_settings", "save_settings"]
+__all__ = ["AnomalyQuery", "conditions", "load_settings", "saved_filter", "save_settings"]
 
 A = AnomalyRecord
 
@@ -101,6 +101,15 @@ async def load_settings(state, session: AsyncSession, token_id: int) -> dict:
              "layout": row.layout if row else None}
     state.token_settings[token_id] = value
     return value
+
+
+async def saved_filter(state, token_id: int) -> dict:
+    """A token's saved filter; a session is opened only when it is not cached."""
+    cached = state.token_settings.get(token_id)
+    if cached is not None:
+        return cached["filter"]
+    async with state.sessions() as session:
+        return (await load_settings(state, session, token_id))["filter"]
 
 
 async def save_settings(state, session: AsyncSession, token_id: int, **changes) -> dict:

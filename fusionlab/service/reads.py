@@ -4,13 +4,16 @@ On PostgreSQL they go through an async engine of their own (asyncpg is
 asynchronous all the way down) in autocommit mode and without the server
 engine's ping at every checkout: a read is then one round trip instead of
 four (ping, begin, select, rollback); a connection found dead is replaced
-and the read tried once more. On SQLite the async driver (aiosqlite) runs every cursor call
-as a separate hop to its own thread; a read of a page costs about half as
-much CPU when the whole statement runs in one hop, through a synchronous
-engine (the standard ``sqlite3`` module) in a one-thread pool. Its
-connections are opened read-only (``PRAGMA query_only``); writes keep going
-through the async engine. Short reads go through a memory map of the file,
-exports (``bulk=True``) through plain reads.
+and the read tried once more.
+
+On SQLite the async driver (aiosqlite) runs every cursor call as a separate
+hop to its own thread; a read of a page costs about half as much CPU when
+the whole statement runs in one hop, through a synchronous engine (the
+standard ``sqlite3`` module) in a one-thread pool. Its connections are
+opened read-only (``PRAGMA query_only``); writes keep going through the
+async engine. Short reads go through a memory map of the file, bulk reads
+(exports, aggregates: ``bulk=True``) through plain reads in a thread of
+their own.
 """
 
 from __future__ import annotations

@@ -383,8 +383,9 @@ class StreamingDetector:
         entry = self._series.get(series_id)
         if entry is None:
             if self.max_series is not None and len(self._series) >= self.max_series:
-                raise _SeriesLimitError(f"Already streaming `max_series`={self.max_series} series; "
-                                 f"{series_id!r} is refused (flush one first).")
+                raise _SeriesLimitError(
+                    f"Already streaming `max_series`={self.max_series} series; "
+                    f"{series_id!r} is refused (flush one first).")
             self._check_stamp_kind(kind)
             entry = self._new_series(series_id, kind, tz)
         elif (kind, tz) != (entry.stamp_kind, entry.tz):

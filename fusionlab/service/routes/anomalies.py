@@ -21,8 +21,8 @@ from ..queries import (
     AnomalyQuery,
     after_cursor,
     conditions,
-    load_settings,
     page_statement,
+    saved_filter,
 )
 from ..records import CSV_COLUMNS, csv_row
 from ..schemas import (
@@ -49,24 +49,23 @@ _EXPORT_PAGE = 1000
 
 def checked_query(filters: AnomalyFilters) -> AnomalyQuery:
     """The filters of ``filters``, checked (422 names a bad one)."""
-    severity, min_severity, model_id = filters.severity, filters.min_severity, filters.model_id
-    start, end = filters.start, filters.end
-    if min_severity is not None and min_severity not in SEVERITIES:
+    if filters.min_severity is not None and filters.min_severity not in SEVERITIES:
         raise bad_request(f"`min_severity` must be one of {list(SEVERITIES)}; received "
-                          f"{min_severity!r}.")
+                          f"{filters.min_severity!r}.")
     query = AnomalyQuery(
-        severities=parse_choices(severity, "severity", SEVERITIES),
-        min_severity=min_severity,
+        severities=parse_choices(filters.severity, "severity", SEVERITIES),
+        min_severity=filters.min_severity,
         anomaly_types=parse_choices(filters.anomaly_type, "anomaly_type", ANOMALY_TYPES),
-        model_ids=[m.strip() for m in model_id.split(",") if m.strip()] if model_id else None,
+        model_ids=([m.strip() for m in filters.model_id.split(",") if m.strip()]
+                   if filters.model_id else None),
         series_id=filters.series_id,
         dataset_id=filters.dataset_id,
-        start=parse_time(start, "start"),
-        end=parse_time(end, "end"),
+        start=parse_time(filters.start, "start"),
+        end=parse_time(filters.end, "end"),
         since_seq=filters.since_seq,
     )
     if query.start is not None and query.end is not None and query.start > query.end:
-        raise bad_request(f"`start` ({start}) must not be after `end` ({end}).")
+        raise bad_request(f"`start` ({filters.start}) must not be after `end` ({filters.end}).")
     return query
 
 
@@ -83,14 +82,6 @@ async def anomaly_query(request: Request, _identity: ReadAccess) -> AnomalyQuery
     return checked_query(read_query(AnomalyFilters, request))
 
 
-async def _saved_filter(state, identity):
-    cached = state.token_settings.get(identity.token_id)
-    if cached is not None:
-        return cached["filter"]
-    async with state.sessions() as session:
-        return (await load_settings(state, session, identity.token_id))["filter"]
-
-
 @router.get("", summary="List anomalies, newest first (or by seq with since_seq)",
             openapi_extra=query_parameters(ListingParams), responses=INVALID_QUERY)
 async def list_anomalies(request: Request, identity: ReadAccess, state: StateDep):
@@ -102,7 +93,7 @@ async def list_anomalies(request: Request, identity: ReadAccess, state: StateDep
         raise bad_request(f"`limit` must be at most {state.settings.max_page}; received "
                           f"{limit}. Page with `cursor` instead.")
     by_seq = query.since_seq is not None
-    conds = conditions(query, await _saved_filter(state, identity))
+    conds = conditions(query, await saved_filter(state, identity.token_id))
     if by_seq:
         if cursor is not None:
             conds.append(A.seq > decode_cursor(cursor, ("s",))["s"])
@@ -246,7 +237,7 @@ async def export_anomalies(
         except ImportError:
             raise bad_request("Parquet export needs pyarrow on the server "
                               "(pip install 'fusionlab-learn[service]').", 501) from None
-    conds = conditions(query, await _saved_filter(state, identity))
+    conds = conditions(query, await saved_filter(state, identity.token_id))
     pages = _pages(state, conds, limit)
     body = {"csv": _csv, "json": _json, "parquet": _parquet}[format](pages)
     return StreamingResponse(body, media_type=_MEDIA[format], headers={

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from ...vocabulary import SEVERITIES
 from ..auth import ReadAccess
-from ..queries import AnomalyQuery, conditions, load_settings
+from ..queries import AnomalyQuery, conditions, saved_filter
 from ..schemas import AnomalyFilters, query_parameters
 from ..state import ServiceState, StateDep
 from ..tables import AnomalyRecord, Model, ScoreSeries
@@ -68,11 +68,6 @@ async def static_file(name: str, request: Request):
     return FileResponse(path, headers=_headers(request))
 
 
-async def _saved_filter(state: ServiceState, token_id: int) -> dict:
-    async with state.sessions() as session:
-        return (await load_settings(state, session, token_id))["filter"]
-
-
 @router.get("/api/summary", tags=["dashboard"],
             summary="Counts of the matching anomalies by severity, type, feature and time",
             openapi_extra=query_parameters(AnomalyFilters))
@@ -96,7 +91,7 @@ async def summary(
     if query.since_seq is not None:
         raise HTTPException(422, "`since_seq` is for listings; the summary counts every "
                                  "matching anomaly.")
-    conds = conditions(query, await _saved_filter(state, identity.token_id))
+    conds = conditions(query, await saved_filter(state, identity.token_id))
     rows = await state.reader.rows(
         select(A.severity_rank, A.anomaly_type, func.count(), func.min(A.timestamp),
                func.max(A.timestamp)).where(*conds).group_by(A.severity_rank, A.anomaly_type),
@@ -257,7 +252,7 @@ async def heatmap(
     conds = conditions(AnomalyQuery(severities=query.severities,
                                     min_severity=query.min_severity,
                                     anomaly_types=query.anomaly_types),
-                       await _saved_filter(state, identity.token_id))
+                       await saved_filter(state, identity.token_id))
     if score.job_id is not None:
         conds.append(A.job_id == score.job_id)
     else:
