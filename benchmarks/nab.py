@@ -104,9 +104,12 @@ VARIANTS = {
     # The pre-ensemble default: the model's error alone, smoothed over 1.5 %
     # of the series.
     "previous_default": {"scorers": ("reconstruction",), "smoothing": 0.015},
-    # Cheaper training (issue 18's time per file).
-    "max_train_windows=2048": {"max_train_windows": 2048},
+    # Training budgets: the previous default (4096 windows) and a larger batch
+    # (issue 18's time per file).
+    "max_train_windows=4096": {"max_train_windows": 4096},
     "batch_size=128": {"batch_size": 128},
+    # The flatness scorer (a stuck sensor) added to the default's scorers.
+    "with_flatness": {"scorers": ("reconstruction", "discord", "isolation", "flatness")},
 }
 
 #: Post-processing settings scored from the one fitted default detector
@@ -140,18 +143,21 @@ def post_variant_scores(detector, frame):
     from fusionlab.detection.scoring import smoothing_width
 
     original = detector.get_params()
-    width = detector.smoothing_width_
+    width, combine = detector.smoothing_width_, detector.combine_
     out = {}
     try:
         for name, params in POST_VARIANTS.items():
-            detector.set_params(**params)
+            detector.set_params(**{**{k: original[k] for k in ("smoothing", "combine")},
+                                   **params})
+            # The detector scores with what it learned at fit: set those too.
+            detector.combine_ = detector.combine
             detector.smoothing_width_ = smoothing_width(
                 detector.smoothing, len(frame), detector.window_,
                 detector.scorer_window_ or detector.window_)
             out[name] = np.asarray(detector.score_samples(frame[["value"]].to_numpy()), float)
     finally:
         detector.set_params(**{k: original[k] for k in ("smoothing", "combine")})
-        detector.smoothing_width_ = width
+        detector.smoothing_width_, detector.combine_ = width, combine
     return out
 
 

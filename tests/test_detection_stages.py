@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fusionlab.detection import AnomalyDetector, io
-from fusionlab.detection.events import build_events, core_bounds
+from fusionlab.detection.events import build_events, core_bounds, refine_bounds
 from fusionlab.detection.inputs import (
     check_timestamps,
     impute_values,
@@ -184,6 +184,53 @@ def test_build_events_rules():
     (zero,) = build_events(scores, contributions, values, 0.0, feature_names=["a", "b"])
     assert zero.severity == "critical" and zero.metadata["score_ratio"] is None
     assert core_bounds(0, 9, 1, np.zeros(10)) == (0, 9)
+
+
+def test_refine_bounds_trims_and_extends_on_the_point_errors():
+    errors = np.array([0.0, 0.2, 5.0, 6.0, 0.4, 0.1, 3.0, 2.0, 0.9, 0.0])
+    # the smoothing flagged 0..8: the points reaching a tenth of the peak (0.6)
+    assert refine_bounds(errors, 0, 8) == (2, 8)
+    # flagged 2..3 only: extended over 6..8? no, 4 and 5 are weak and break the run
+    assert refine_bounds(errors, 2, 3, 0, 9) == (2, 3)
+    # flagged 6..6: extended over 7 and 8, not past `upper`
+    assert refine_bounds(errors[5:], 6, 6, 5, 9) == (6, 8)
+    assert refine_bounds(errors[5:8], 6, 6, 5, 7) == (6, 7)
+    # nothing to read: the flagged segment as it is
+    assert refine_bounds(np.zeros(10), 3, 6, 0, 9) == (3, 6)
+    # a larger fraction keeps only the strongest points
+    assert refine_bounds(errors, 0, 8, fraction=0.6) == (2, 3)
+    # a floor: only errors above the training level count; none above it
+    # leaves the flagged segment
+    assert refine_bounds(errors, 0, 8, floor=2.5) == (2, 6)
+    assert refine_bounds(errors, 0, 8, floor=7.0) == (0, 8)
+
+
+def test_build_events_bounds_read_on_the_point_errors():
+    n = 80
+    values = np.zeros((n, 1))
+    values[40:43, 0] = 4.0
+    evidence = np.full(n, 0.01)
+    evidence[40:43] = 9.0
+    # smoothed scores: the 3-point spike flagged over 36..47
+    scores = np.zeros(n)
+    scores[36:48] = 2.0
+    scores[60:62] = 2.0  # a second run, whose errors go on after it
+    evidence[61:66] = 3.0
+    events = build_events(scores, scores[:, None], values, 1.0, feature_names=["x"],
+                          merge_gap=4, evidence=evidence, evidence_floor=0.05)
+    first, second = events
+    assert (first.start_index, first.end_index) == (40, 42)
+    assert first.anomaly_type == "spike"
+    assert (first.metadata["flagged_start_index"], first.metadata["flagged_end_index"]) == (36, 47)
+    assert (second.start_index, second.end_index) == (61, 65)  # past the flagged run
+    # errors as usual inside a run (below the floor): the flagged run
+    evidence[36:48] = 0.02
+    (first, _) = build_events(scores, scores[:, None], values, 1.0, feature_names=["x"],
+                              merge_gap=4, evidence=evidence, evidence_floor=0.05)
+    assert (first.start_index, first.end_index) == (36, 47)
+    # without the point errors: the flagged runs
+    plain = build_events(scores, scores[:, None], values, 1.0, feature_names=["x"], merge_gap=4)
+    assert [(e.start_index, e.end_index) for e in plain] == [(36, 47), (60, 61)]
 
 
 # -- state and archive ----------------------------------------------------------------------

@@ -142,7 +142,9 @@ def test_events_of_a_slice_are_named_by_its_index_labels(fitted):
     assert isinstance(event.start, int)
     assert (event.start, event.end) == (event.start_index + 100, event.end_index + 100)
     scores = det.score_samples(part)
-    assert scores.loc[event.start:event.end].min() > det.threshold_
+    flagged = slice(event.metadata["flagged_start_index"] + 100,
+                    event.metadata["flagged_end_index"] + 100)
+    assert scores.loc[flagged].min() > det.threshold_
 
 
 @pytest.mark.parametrize(
@@ -602,7 +604,7 @@ def test_peak_weight_keeps_a_single_spike_beside_a_long_incident():
     x = np.sin(2 * np.pi * t / 20) + rng.normal(0, 0.05, t.size)
     x[1000:1300] += 1.0
     x[3000] += 1.5
-    params = dict(window=20, smoothing=0.05, epochs=5,
+    params = dict(window=20, smoothing=0.05, epochs=5, max_train_windows=None,
                   model_params={"filters": (8,), "latent_channels": 4, "kernel_size": 3})
     kept = tiny(**params).fit(x)
     averaged = tiny(peak_weight=0.0, **params).fit(x)

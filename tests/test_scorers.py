@@ -17,6 +17,7 @@ from fusionlab.detection.ensemble import (
 )
 from fusionlab.detection.flatness import FlatnessScorer
 from fusionlab.detection.period import choose_scorer_window
+from fusionlab.detection.residual import ResidualScorer
 from fusionlab.detection.scorers import (
     BaseScorer,
     DiscordScorer,
@@ -123,7 +124,8 @@ def test_detector_with_the_flatness_scorer_finds_a_stuck_sensor_and_saves(tmp_pa
     np.testing.assert_array_equal(loaded.score_samples(data), det.score_samples(data))
 
 
-@pytest.mark.parametrize("cls", [DiscordScorer, IsolationScorer, FlatnessScorer])
+@pytest.mark.parametrize("cls", [DiscordScorer, IsolationScorer, FlatnessScorer,
+                                 ResidualScorer])
 def test_scorer_state_round_trip(cls):
     x = np.c_[sine(), sine(seed=1)]
     scorer = cls().fit(x, 20, seed=0)
@@ -215,16 +217,16 @@ def ensemble():
     return det, data, frame
 
 
-def test_default_combines_three_scorers(ensemble):
+def test_default_combines_four_scorers(ensemble):
     det, data, frame = ensemble
-    assert det.scorers == ("reconstruction", "discord", "isolation")
-    assert [s.name for s in det.scorers_] == ["discord", "isolation"]
+    assert det.scorers == ("reconstruction", "discord", "isolation", "residual")
+    assert [s.name for s in det.scorers_] == ["discord", "isolation", "residual"]
     assert det.scorer_window_ == 24  # the daily period of an hourly series
     assert det.smoothing_width_ == 11  # round(0.015 * 720)
     windowed = AnomalyDetector(smoothing="window", model="conv_autoencoder", model_params=TINY,
                                epochs=1, robust=False, random_state=0).fit(data)
     assert windowed.smoothing_width_ == windowed.scorer_window_ == 24
-    assert len(det.scorer_scales_) == 3
+    assert len(det.scorer_scales_) == 4
     scores = det.score_samples(data).to_numpy()
     assert np.isfinite(scores).all() and (scores >= 0).all()
     np.testing.assert_allclose(scores, det.training_scores_, rtol=1e-6)
@@ -369,3 +371,49 @@ def test_a_series_too_short_to_halve_is_calibrated_in_sample():
                           scorer_window=60, random_state=0).fit(x)
     assert 300 // 2 < HELD_OUT_MIN_WINDOWS * 60
     assert det.threshold_ == pytest.approx(np.percentile(det.training_scores_, 95))
+
+
+def test_a_calibrated_scorer_is_added_to_the_others_not_averaged():
+    from fusionlab.detection.ensemble import calibrated_flags, fit_scales
+
+    names = ("reconstruction", "discord", "flatness")
+    assert calibrated_flags(names) == [False, False, True]
+    assert FlatnessScorer.calibrated and not DiscordScorer.calibrated
+    raws = [np.arange(10.0), np.arange(10.0) * 2, np.r_[np.zeros(8), 30.0, 40.0]]
+    scales = fit_scales(names, raws)
+    assert scales[2].to_list() == [0.0, 1.0]  # kept in nats
+    assert scales[0].to_list() == RobustScale.fit(raws[0]).to_list()
+    shares = np.ones((10, 1))
+    combined = combine_contributions(raws, scales, shares, names=names)[:, 0]
+    expected = (scales[0].transform(raws[0]) + scales[1].transform(raws[1])) / 2 + raws[2]
+    np.testing.assert_allclose(combined, expected)
+    with pytest.raises(ValueError, match="one flag per score array"):
+        aggregate([np.zeros(2)], added=[True, False])
+    with pytest.raises(ValueError, match="not `added`"):
+        aggregate([np.zeros(2)], added=[True])
+
+
+def test_the_residual_scorer_sees_a_sensor_that_breaks_from_the_others():
+    rng = np.random.default_rng(0)
+    factor = np.sin(np.arange(900) * 2 * np.pi / 30)
+    x = factor[:, None] * np.array([1.0, 0.8, 1.2, 0.9]) + rng.normal(0, 0.05, (900, 4))
+    broken = x.copy()
+    broken[600:612, 2] = -broken[600:612, 2]  # against the others, each value still usual
+    scorer = ResidualScorer().fit(x, 30)
+    assert scorer.components_.shape == (1, 4)  # one shared factor explains 90 %
+    scores, parts = scorer.score_parts(broken)
+    assert 598 <= int(np.argmax(scores)) <= 613
+    assert int(np.argmax(parts[600:612].sum(axis=0))) == 2  # the broken sensor
+    normal = scorer.score(x)
+    assert np.median(scores[600:612]) > np.quantile(normal, 0.99)
+    # one feature: nothing to agree with, every score 0 (the detector's ranking unchanged)
+    assert float(ResidualScorer().fit(x[:, :1], 30).score(broken[:, :1]).max()) == 0.0
+    params, arrays = scorer.get_state()
+    rebuilt = ResidualScorer.from_state(params, arrays)
+    np.testing.assert_array_equal(rebuilt.score(broken), scores)
+    with pytest.raises(ValueError, match="variance"):
+        ResidualScorer(variance=1.0).fit(x, 30)
+    with pytest.raises(ValueError, match="`components`"):
+        ResidualScorer.from_state(params, {**arrays, "components": np.ones((4, 4))})
+    with pytest.raises(ValueError, match="`residual_scale`"):
+        ResidualScorer.from_state(params, {**arrays, "residual_scale": np.zeros(4)})

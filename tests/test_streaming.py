@@ -584,3 +584,45 @@ def test_refit_every_n_points(detectors):
     assert sd.wait_for_refit(120)
     result.extend(sd.update("s", x[450:]))
     assert [r["reason"] for r in result.refits] == ["every"] and sd.model_version == 1
+
+
+def test_a_detector_with_the_flatness_scorer_streams_as_it_detects():
+    # the flatness scorer is calibrated: added on top of the others' mean, in
+    # the batch detector and in the stream alike
+    clean = series(events=False)
+    stuck = clean.copy()
+    stuck[330:372, 0] = stuck[330, 0]
+    det = detector(model="conv_autoencoder", window=16,
+                   scorers=("reconstruction", "discord", "flatness"),
+                   model_params={"filters": (8,), "latent_channels": 4}).fit(clean[:240])
+    assert det.scorer_scales_[-1].to_list() == [0.0, 1.0]  # its own scale
+    expected = det.score_samples(stuck)
+    result = stream(lazy(det), "s", stuck, chunk=7)
+    assert_scores(final_scores(result, "s"), expected, det.threshold_)
+    events = det.detect(stuck)
+    assert_same_events(result.events_of("s"), events, det.threshold_)
+    assert any(e.start_index <= 372 and e.end_index >= 330 for e in events), events.to_frame()
+
+
+def test_a_snapshot_saved_before_the_point_errors_were_kept_still_restores(detectors, data):
+    # States written before the event bounds were read on the point errors
+    # hold no `point_errors` and no `previous_end`: they restore, and the
+    # stream goes on with the scores it would have given.
+    det, _ = detectors["default"]
+    sd = lazy(det)
+    stream(sd, "a", data[:300], chunk=9, flush=False)
+    state, arrays = sd.snapshot()
+    for series in state["series"]:
+        del series["pipeline"]["point_errors"]
+        del series["pipeline"]["events"]["previous_end"]
+    arrays = {k: v for k, v in arrays.items() if ".point_errors." not in k}
+    old = StreamingDetector.restore(state, arrays, det)
+    rest = StreamResult()
+    rest.extend(old.update("a", data[300:]))
+    rest.extend(old.flush())
+    reference = StreamResult()
+    reference.extend(sd.update("a", data[300:]))
+    reference.extend(sd.flush())
+    np.testing.assert_array_equal(rest.scores_of("a")[1], reference.scores_of("a")[1])
+    assert [e.metadata["flagged_start_index"] for e in rest.events_of("a")] == \
+        [e.metadata["flagged_start_index"] for e in reference.events_of("a")]

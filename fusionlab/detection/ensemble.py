@@ -16,6 +16,13 @@ stays near 0 and one that sees a clear anomaly stands out by many IQRs;
 then the scaled scores are aggregated point by point (``'mean'``, the
 default, or ``'max'``: :data:`AGGREGATORS`).
 
+A *calibrated* scorer (``calibrated = True``: the flatness scorer) scores
+in nats of surprise, exactly 0 on normal data, and sees what the others do
+not (a stuck sensor at a normal level): it keeps its own scale
+(:func:`fit_scales`) and is *added* to the aggregate of the others rather
+than averaged with them, where the others' zeros would divide its evidence
+by the number of scorers.
+
 Rank normalisation was measured too and does worse (it gives every scorer
 the same top scores, whether or not it sees anything): see the detector
 guide, "Several scorers".
@@ -30,6 +37,7 @@ from .scorers import available_scorers, make_scorer
 from .scoring import moving_average, smooth_errors
 
 __all__ = ["RECONSTRUCTION", "RobustScale", "AGGREGATORS", "aggregate", "check_scorers",
+           "calibrated_flags", "fit_scales", "located_scores",
            "fit_scorers", "raw_scores", "feature_shares", "combine_contributions",
            "square_scores", "MAX_COMBINED_SCORE", "held_out_raw_scores",
            "HELD_OUT_MIN_WINDOWS"]
@@ -111,8 +119,11 @@ def _max(stacked):
 AGGREGATORS = {"mean": _mean, "max": _max}
 
 
-def aggregate(scaled, how="mean"):
+def aggregate(scaled, how="mean", added=None):
     """Aggregate a list of scaled score arrays point by point (:data:`AGGREGATORS`).
+
+    ``added`` (one bool per array, optional) marks calibrated scores: they
+    are summed on top of the aggregate of the others instead of entering it.
 
     Examples
     --------
@@ -122,9 +133,63 @@ def aggregate(scaled, how="mean"):
     [1.0, 2.0]
     >>> aggregate([np.array([0.0, 4.0]), np.array([2.0, 0.0])], "max").tolist()
     [2.0, 4.0]
+    >>> aggregate([np.array([0.0, 4.0]), np.array([2.0, 0.0]), np.array([5.0, 0.0])],
+    ...           added=[False, False, True]).tolist()
+    [6.0, 2.0]
     """
     how = check_option(how, "combine", tuple(AGGREGATORS))
-    return AGGREGATORS[how](np.stack([np.asarray(s, dtype=np.float64) for s in scaled]))
+    arrays = [np.asarray(s, dtype=np.float64) for s in scaled]
+    added = [False] * len(arrays) if added is None else [bool(a) for a in added]
+    if len(added) != len(arrays):
+        raise ValueError(f"`added` must hold one flag per score array ({len(arrays)}); "
+                         f"received {len(added)}.")
+    kept = [a for a, extra in zip(arrays, added, strict=True) if not extra]
+    if not kept:
+        raise ValueError("`aggregate` needs at least one score array that is not `added`.")
+    out = AGGREGATORS[how](np.stack(kept))
+    for array, extra in zip(arrays, added, strict=True):
+        if extra:
+            out = out + array
+    return out
+
+
+def calibrated_flags(names):
+    """One bool per scorer name: True for a calibrated scorer (``calibrated``), added on top.
+
+    Examples
+    --------
+    >>> from fusionlab.detection.ensemble import calibrated_flags
+    >>> calibrated_flags(("reconstruction", "discord", "flatness"))
+    [False, False, True]
+    """
+    from .scorers import SCORERS
+
+    return [name != RECONSTRUCTION and bool(getattr(SCORERS.get(name), "calibrated", False))
+            for name in names]
+
+
+def located_scores(names, raws):
+    """The calibrated scorers' raw scores summed point by point, or None without one.
+
+    They place an anomaly exactly (the points of a stuck run), so the event
+    bounds count their positive points
+    (:func:`~fusionlab.detection.events.refine_bounds`).
+    """
+    flags = calibrated_flags(names)
+    if not any(flags):
+        return None
+    return np.sum([np.asarray(raw, dtype=np.float64)
+                   for raw, flag in zip(raws, flags, strict=True) if flag], axis=0)
+
+
+def fit_scales(names, raws):
+    """The :class:`RobustScale` of each scorer's training scores ``raws``.
+
+    A calibrated scorer keeps its own scale (median 0, IQR 1: its score as
+    it is).
+    """
+    return [RobustScale(0.0, 1.0) if calibrated else RobustScale.fit(raw)
+            for raw, calibrated in zip(raws, calibrated_flags(names), strict=True)]
 
 
 def check_scorers(scorers):
@@ -271,15 +336,16 @@ def feature_shares(reconstruction, model_window):
         return np.where(total > 0, errors / np.where(total > 0, total, 1.0), even)
 
 
-def combine_contributions(raws, scales, shares, how="mean"):
+def combine_contributions(raws, scales, shares, how="mean", names=None):
     """Per-point, per-feature contributions of the combined score.
 
     Each raw score array is scaled (:class:`RobustScale`), the scaled
-    arrays aggregated (``how``), and the result split over the features by
-    ``shares``, so each row sums to the combined score.
+    arrays aggregated (``how``; the calibrated scorers among ``names``
+    added on top), and the result split over the features by ``shares``, so
+    each row sums to the combined score.
     """
     combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)],
-                         how)
+                         how, None if names is None else calibrated_flags(names))
     return combined[:, None] * shares
 
 

@@ -1,10 +1,13 @@
 """Anomalous events: flagged runs of points become :class:`Anomaly` records.
 
 The rules: runs of flagged points merged over small gaps
-(:func:`find_segments`), severity from the peak score over the threshold
-(:func:`~fusionlab.vocabulary.severity_from_ratio`), type from the values
-(:func:`classify_segment`) read without the points the score smoothing adds
-at the edges (:func:`core_bounds`). :func:`build_events` applies them all.
+(:func:`find_segments`), bounds read again on the unsmoothed point errors
+(:func:`refine_bounds`: the smoothing that helps ranking widens a short
+anomaly and may cut the end of a long one), severity from the peak score
+over the threshold (:func:`~fusionlab.vocabulary.severity_from_ratio`), type
+from the values over the event (:func:`classify_segment`; without point
+errors, read without the points the score smoothing adds at the edges,
+:func:`core_bounds`). :func:`build_events` applies them all.
 """
 
 from __future__ import annotations
@@ -26,8 +29,14 @@ __all__ = [
     "severity_from_ratio",
     "classify_segment",
     "core_bounds",
+    "refine_bounds",
+    "REFINE_FRACTION",
     "build_events",
 ]
+
+#: Share of an event's largest point error that a point's own error must
+#: reach to belong to the event (:func:`refine_bounds`).
+REFINE_FRACTION = 0.1
 
 
 def find_segments(flags, merge_gap=0):
@@ -185,6 +194,79 @@ def core_bounds(start, end, width, segment_scores):
     return low, high
 
 
+def refine_bounds(evidence, start, end, lower=None, upper=None, fraction=REFINE_FRACTION,
+                  floor=0.0, located=None):
+    """Bounds of the flagged segment ``start..end`` read on the unsmoothed point errors.
+
+    The scores are smoothed for ranking, so a run of high errors crosses the
+    threshold early and late (a 3-point spike is flagged over about the
+    smoothing width), and the end of a long anomaly whose errors rise
+    slowly may stay under it. The event is read again on ``evidence``, each
+    point's own error (the model's error averaged over the windows that
+    cover the point, not smoothed): its points are those whose error is at
+    least ``fraction`` of the segment's largest and above ``floor`` (the
+    level of the training series' point errors, so that a point counts only
+    where the model's error is unusual). Inside the segment the event runs
+    from the first such point to the last; from there it extends over the
+    contiguous such points just outside, within ``lower..upper``. The
+    points where ``located`` is positive count too: the points a
+    calibrated scorer places exactly (a stuck run's, by the flatness
+    scorer), which the model's error may not see. When no point of the
+    segment is such a point (an anomaly the model's error does not see,
+    found by another scorer) the segment stays as it is.
+
+    Parameters
+    ----------
+    evidence : ndarray of shape (n,)
+        The point errors of positions ``lower .. upper`` (``evidence[0]`` is
+        position ``lower``).
+    start, end : int
+        The flagged segment, inclusive, inside ``lower..upper``.
+    lower, upper : int, optional
+        First and last positions the event may extend to (default: the
+        segment itself, no extension).
+    fraction : float, default=REFINE_FRACTION
+    floor : float, default=0.0
+    located : ndarray of shape (n,), optional
+        Scores of the calibrated scorers at positions ``lower .. upper``.
+
+    Returns
+    -------
+    (int, int)
+        The event's inclusive bounds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.events import refine_bounds
+    >>> errors = np.array([0.1, 0.2, 0.1, 9.0, 8.0, 7.0, 0.3, 0.1, 2.0, 0.1])
+    >>> refine_bounds(errors, 1, 7, lower=0, upper=9)     # smoothing widened a 3-point spike
+    (3, 5)
+    >>> refine_bounds(errors, 3, 4, lower=0, upper=9)     # its end stayed under the threshold
+    (3, 5)
+    >>> refine_bounds(errors, 1, 7, lower=0, upper=9, floor=10.0)  # errors as usual
+    (1, 7)
+    """
+    lower = start if lower is None else int(lower)
+    upper = end if upper is None else int(upper)
+    evidence = np.asarray(evidence, dtype=np.float64)
+    inside = evidence[start - lower : end - lower + 1]
+    peak = float(inside.max()) if inside.size else 0.0
+    strong = (evidence >= fraction * peak) & (evidence > floor) if peak > 0 else (
+        np.zeros(evidence.shape, dtype=bool))
+    if located is not None:
+        strong |= np.asarray(located, dtype=np.float64) > 0
+    hits = np.flatnonzero(strong[start - lower : end - lower + 1])
+    if hits.size == 0:
+        return start, end
+    low, high = start + int(hits[0]), start + int(hits[-1])
+    while low > lower and strong[low - 1 - lower]:
+        low -= 1
+    while high < upper and strong[high + 1 - lower]:
+        high += 1
+    return low, high
+
+
 def _label(labels, position):
     """Name of the row at ``position``: its label, or the position itself."""
     if labels is None:
@@ -194,18 +276,24 @@ def _label(labels, position):
 
 
 def build_events(scores, contributions, values, threshold, *, feature_names, merge_gap=0,
-                 smoothing_width=1, labels=None, top_k=3, model_id="", window=None):
+                 smoothing_width=1, labels=None, top_k=3, model_id="", window=None,
+                 evidence=None, evidence_floor=0.0, located=None):
     """The :class:`Anomaly` records of a scored series.
 
     Points with ``score > threshold`` are grouped into segments
-    (:func:`find_segments` with ``merge_gap``). Each becomes an
-    :class:`Anomaly` with peak and mean score, severity from
-    ``peak / threshold`` (:func:`~fusionlab.vocabulary.severity_from_ratio`;
-    ``'critical'`` when ``threshold <= 0``, ``metadata["score_ratio"]`` then
-    None), the ``top_k`` features with the largest share of its error, and
-    its type from the values of the top feature
-    (:func:`classify_segment`) over the event less the points the smoothing
-    added (:func:`core_bounds`).
+    (:func:`find_segments` with ``merge_gap``). With ``evidence`` (each
+    point's unsmoothed error) a segment's bounds are read again on it
+    (:func:`refine_bounds`, extending at most ``merge_gap`` points past the
+    segment and never into the previous event); the flagged span stays in
+    ``metadata["flagged_start_index"]`` / ``["flagged_end_index"]``. Each
+    segment becomes an :class:`Anomaly` with the peak and mean score of its
+    flagged span, severity from ``peak / threshold``
+    (:func:`~fusionlab.vocabulary.severity_from_ratio`; ``'critical'`` when
+    ``threshold <= 0``, ``metadata["score_ratio"]`` then None), the ``top_k``
+    features with the largest share of its error, and its type from the
+    values of the top feature (:func:`classify_segment`) over the event's
+    bounds (without ``evidence``: over the segment less the points the
+    smoothing added, :func:`core_bounds`).
 
     Parameters
     ----------
@@ -225,6 +313,12 @@ def build_events(scores, contributions, values, threshold, *, feature_names, mer
     model_id : str, default=''
     window : int, optional
         Recorded in each record's metadata.
+    evidence : ndarray of shape (n,), optional
+        Each point's unsmoothed error, which the bounds are read on.
+    evidence_floor : float, default=0.0
+        The error a point must exceed to count (:func:`refine_bounds`'s ``floor``).
+    located : ndarray of shape (n,), optional
+        The calibrated scorers' scores (:func:`refine_bounds`).
 
     Returns
     -------
@@ -244,6 +338,8 @@ def build_events(scores, contributions, values, threshold, *, feature_names, mer
     """
     names = list(feature_names)
     events = AnomalyList()
+    n = scores.shape[0]
+    previous_end = -1
     for start, end in find_segments(exceeds(scores, threshold), merge_gap):
         segment = scores[start : end + 1]
         peak = float(segment.max())
@@ -252,15 +348,24 @@ def build_events(scores, contributions, values, threshold, *, feature_names, mer
         total = per_feature.sum()
         shares = per_feature / total if total > 0 else np.full_like(per_feature, 1 / len(names))
         order = np.argsort(-shares, kind="stable")[:top_k]
-        kind, stats = classify_segment(
-            values[:, order[0]], *core_bounds(start, end, smoothing_width, segment)
-        )
+        if evidence is not None:
+            lower = max(previous_end + 1, start - merge_gap, 0)
+            upper = min(n - 1, end + merge_gap)
+            low, high = refine_bounds(
+                evidence[lower : upper + 1], start, end, lower, upper, floor=evidence_floor,
+                located=None if located is None else located[lower : upper + 1])
+            type_bounds = (low, high)
+        else:
+            low, high = start, end
+            type_bounds = core_bounds(start, end, smoothing_width, segment)
+        previous_end = high
+        kind, stats = classify_segment(values[:, order[0]], *type_bounds)
         events.append(
             Anomaly(
-                start=_label(labels, start),
-                end=_label(labels, end),
-                start_index=start,
-                end_index=end,
+                start=_label(labels, low),
+                end=_label(labels, high),
+                start_index=low,
+                end_index=high,
                 peak_score=peak,
                 mean_score=float(segment.mean()),
                 severity=severity_from_ratio(ratio),
@@ -273,6 +378,8 @@ def build_events(scores, contributions, values, threshold, *, feature_names, mer
                     "score_ratio": float(ratio) if np.isfinite(ratio) else None,
                     "window": window,
                     "type_feature": names[order[0]],
+                    "flagged_start_index": start,
+                    "flagged_end_index": end,
                     **stats,
                 },
             )

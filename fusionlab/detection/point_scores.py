@@ -71,7 +71,8 @@ def finish_contributions(detector, scaled, errors, raws=None):
         raws = scorer_raw_scores(detector, scaled, errors)
     smoothed = smooth_errors(
         combine_contributions(raws, detector.scorer_scales_,
-                              feature_shares(errors, detector.window_), detector.combine_),
+                              feature_shares(errors, detector.window_), detector.combine_,
+                              detector.scorer_names_),
         detector.smoothing_width_, detector.peak_weight)
     # Squared, as the model's squared error: the ranking is unchanged and
     # peak / threshold (the severity) keeps the meaning it has for errors.

@@ -49,6 +49,10 @@ class BaseScorer:
     """
 
     name = "base"
+    #: True for a scorer whose scores are already on the detector's scale
+    #: (nats of surprise, 0 on normal data): not rescaled, and added to the
+    #: aggregate of the others (:mod:`~fusionlab.detection.ensemble`).
+    calibrated = False
 
     def fit(self, values, window, seed=None):
         """Learn the training windows of ``values`` ``(n, f)``; return self."""

@@ -34,7 +34,11 @@ The built-in scorers:
   Sub-IForest);
 - :class:`~fusionlab.detection.flatness.FlatnessScorer` (``'flatness'``) -- stretches of (near-)constant
   values longer than any normal one of the training series (a stuck
-  sensor), in nats of surprise; exactly 0 on normal data.
+  sensor), in nats of surprise; exactly 0 on normal data;
+- :class:`~fusionlab.detection.residual.ResidualScorer` (``'residual'``) -- each point's
+  principal-component residual over the features: what the others do not
+  explain (a sensor that breaks from the ones it moves with); 0 for a
+  single feature.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import numpy as np
 
 from .._validation import check_positive_int
 from .flatness import FlatnessScorer
+from .residual import ResidualScorer
 from .scorer_base import BaseScorer, sliding_windows, to_centres
 
 __all__ = [
@@ -50,6 +55,7 @@ __all__ = [
     "DiscordScorer",
     "IsolationScorer",
     "FlatnessScorer",
+    "ResidualScorer",
     "SCORERS",
     "available_scorers",
     "make_scorer",
@@ -282,7 +288,8 @@ class IsolationScorer(BaseScorer):
 
 
 #: Registered scorers: name -> class.
-SCORERS = {"discord": DiscordScorer, "isolation": IsolationScorer, "flatness": FlatnessScorer}
+SCORERS = {"discord": DiscordScorer, "isolation": IsolationScorer, "flatness": FlatnessScorer,
+           "residual": ResidualScorer}
 
 
 def available_scorers():

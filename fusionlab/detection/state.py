@@ -119,6 +119,10 @@ FITTED = {
     "scorer_names_": ("scorer_names_", list, lambda v: check_scorers(tuple(v)), None),
     "combine_": ("combine_", _same, lambda v: check_option(v, "combine_", tuple(AGGREGATORS)),
                  None),
+    # Archives written before the event bounds were read on the point errors:
+    # no floor (only the share of the event's largest error counts).
+    "point_error_level_": ("point_error_level_", float,
+                           lambda v: check_real(v, "point_error_level_", low=0.0), 0.0),
 }
 #: Prefix of the subsequence scorers' arrays in an archive: ``scorer<i>.<name>``.
 SCORER_ARRAYS = "scorer"

@@ -19,7 +19,8 @@ from .._validation import check_non_negative_int, check_positive_int, check_rate
 from .scoring import point_contributions
 from .windowing import WindowDataset, window_starts
 
-__all__ = ["TrainingSchedule", "TrainedModel", "training_windows", "window_datasets",
+__all__ = ["TrainingSchedule", "TrainedModel", "training_windows", "training_stride",
+           "window_datasets",
            "train_model", "clean_windows", "fit_model"]
 
 
@@ -35,7 +36,8 @@ class TrainingSchedule:
     learning_rate : float
         Adam's learning rate; the loss is the mean squared error.
     validation_split : float
-        Fraction of the *last* points held out for validation.
+        Fraction of the *last* points held out for validation (its windows
+        strided as the training windows are).
     step : int
         Stride of the training windows.
     max_train_windows : int or None
@@ -52,7 +54,7 @@ class TrainingSchedule:
     learning_rate: float = 1e-3
     validation_split: float = 0.1
     step: int = 1
-    max_train_windows: int | None = 4096
+    max_train_windows: int | None = 2048
     callbacks: list = field(default_factory=list)
     verbose: int = 0
     seed: int | None = None
@@ -99,7 +101,8 @@ def training_windows(n, span, schedule, warn=True):
     The last ``round(validation_split * n)`` points are held out for
     validation, unless either part would hold fewer than ``span`` points
     (then nothing is held out, with a ``UserWarning`` when ``warn``). At most
-    ``max_train_windows`` windows are kept, evenly strided.
+    ``max_train_windows`` windows are kept, evenly strided
+    (:func:`training_stride`).
 
     Returns
     -------
@@ -118,10 +121,22 @@ def training_windows(n, span, schedule, warn=True):
             )
         n_valid = 0
     starts = window_starts(n - n_valid, span, schedule.step)
-    cap = schedule.max_train_windows
-    if cap is not None and starts.size > cap:
-        starts = starts[:: -(-starts.size // cap)]
-    return starts, n_valid
+    stride = training_stride(starts.size, schedule.max_train_windows)
+    return starts[::stride], n_valid
+
+
+def training_stride(n_windows, cap):
+    """Every how many windows one is trained on: 1, or enough to keep at most ``cap``.
+
+    Examples
+    --------
+    >>> from fusionlab.detection.training import training_stride
+    >>> training_stride(1000, 2048), training_stride(9225, 2048), training_stride(9225, None)
+    (1, 5, 1)
+    """
+    if cap is None or n_windows <= cap:
+        return 1
+    return -(-n_windows // cap)
 
 
 def window_datasets(scaled, window, horizon, schedule, starts=None, time_delta=None):
@@ -150,9 +165,16 @@ def window_datasets(scaled, window, horizon, schedule, starts=None, time_delta=N
     train = WindowDataset(scaled, shuffle=True, seed=schedule.seed, starts=starts, **common)
     valid = None
     if n_valid:
-        valid_starts = window_starts(n_valid, window + horizon, schedule.step) + (n - n_valid)
+        # Strided as the training windows are: the validation loss is only
+        # reported, and on a long series every window of the last tenth
+        # cost a quarter of each epoch.
+        stride = training_stride(
+            window_starts(n - n_valid, window + horizon, schedule.step).size,
+            schedule.max_train_windows)
+        step = schedule.step * stride
+        valid_starts = window_starts(n_valid, window + horizon, step) + (n - n_valid)
         if replicas == 1 or valid_starts.size >= schedule.batch_size:
-            valid = WindowDataset(scaled, step=schedule.step, start=n - n_valid, **common)
+            valid = WindowDataset(scaled, step=step, start=n - n_valid, **common)
     return train, valid
 
 

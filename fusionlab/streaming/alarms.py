@@ -105,14 +105,25 @@ class Alert:
                 "model_version": self.model_version, "anomaly": self.anomaly.to_dict()}
 
 
+def _span(record):
+    """The flagged points' span of a record (its bounds, read on the point errors, may
+    reach past it): what alerts follow, so an alert matches the same event however the
+    bounds of its interim and final records were read."""
+    meta = record.metadata
+    return (meta.get("flagged_start_index", record.start_index),
+            meta.get("flagged_end_index", record.end_index))
+
+
 def _overlap(record, start, end, gap):
-    return record.start_index <= end + gap + 1 and record.end_index >= start - gap - 1
+    first, last = _span(record)
+    return first <= end + gap + 1 and last >= start - gap - 1
 
 
 class AlertBook:
     """The active alerts of one series and the suppression window.
 
-    Active alerts are ``{"id", "start", "end", "rank"}`` (stream positions).
+    Active alerts are ``{"id", "start", "end", "rank"}`` (stream positions of the
+    flagged points).
     """
 
     def __init__(self):
@@ -126,7 +137,7 @@ class AlertBook:
             match = next((a for a in self.active
                           if _overlap(record, a["start"], a["end"], gap)), None)
             if match is None:
-                if not policy.passes(record) or record.start_index <= self.suppressed_until:
+                if not policy.passes(record) or _span(record)[0] <= self.suppressed_until:
                     continue
                 alert_id = next_id()
                 self._suppress(record, policy)
@@ -146,20 +157,21 @@ class AlertBook:
             rank = SEVERITY_RANKS[record.severity]
             match = next((a for a in self.active
                           if _overlap(record, a["start"], a["end"], gap)), None)
+            first, last = _span(record)
             if match is not None:
-                match["start"] = min(match["start"], record.start_index)
-                match["end"] = max(match["end"], record.end_index)
+                match["start"] = min(match["start"], first)
+                match["end"] = max(match["end"], last)
                 match["record"] = record
                 if rank > match["rank"]:
                     match["rank"] = rank
                     out.append(self._alert(match["id"], series_id, "firing", True, "upgraded",
                                            record, version))
                 continue
-            if not policy.passes(record) or record.start_index <= self.suppressed_until:
+            if not policy.passes(record) or first <= self.suppressed_until:
                 continue
             alert_id = next_id()
-            self.active.append({"id": alert_id, "start": record.start_index,
-                                "end": record.end_index, "rank": rank, "record": record})
+            self.active.append({"id": alert_id, "start": first, "end": last, "rank": rank,
+                                "record": record})
             self._suppress(record, policy)
             out.append(self._alert(alert_id, series_id, "firing", True, "fired", record, version))
         return out
@@ -186,7 +198,7 @@ class AlertBook:
 
     def _suppress(self, record, policy):
         if policy.suppress_points:
-            self.suppressed_until = record.start_index + policy.suppress_points
+            self.suppressed_until = _span(record)[0] + policy.suppress_points
 
     @staticmethod
     def _alert(alert_id, series_id, status, interim, reason, record, version):

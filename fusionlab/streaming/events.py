@@ -10,6 +10,10 @@ scores as they arrive:
   ``merge_gap + 1`` unflagged points follow its last flagged one (a flagged
   point before that extends it, the gap included, as ``find_segments``
   merges);
+- its bounds are read again on the model's unsmoothed point errors
+  (:func:`~fusionlab.detection.events.refine_bounds`), known by then for
+  the ``merge_gap`` points after it; a segment closed at
+  ``max_event_length`` is not extended past its end;
 - its type (:func:`~fusionlab.detection.events.classify_segment`) reads the
   values of ``max(length, 10)`` points on each side of its core bounds
   (:func:`~fusionlab.detection.events.core_bounds`), so a closed segment
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..detection.events import classify_segment, core_bounds
+from ..detection.events import classify_segment, core_bounds, refine_bounds
 from ..detection.records import Anomaly
 from ..vocabulary import severity_from_ratio
 from .stages import Copyable
@@ -81,16 +85,21 @@ class EventTracker(Copyable):
     window : int
         Recorded in the records' metadata, as ``detect`` does.
     max_event_length : int
+    evidence_floor : float, default=0.0
+        The point error a point must exceed to belong to an event's bounds.
 
     Notes
     -----
     Positions are those of the stream's points (0 for its first). The
     caller gives the scaled values and labels through ``values(lo, hi)`` and
-    ``label(i)`` and says how many points exist (``n_values``).
+    ``label(i)``, the model's point errors and the calibrated scorers' scores
+    (or None) through ``evidence(lo, hi) -> (errors, located)`` (optional:
+    without them the bounds are the flagged spans), and says how many points
+    exist (``n_values``).
     """
 
     def __init__(self, threshold, feature_names, merge_gap, smoothing_width, top_k, model_id,
-                 window, max_event_length):
+                 window, max_event_length, evidence_floor=0.0):
         self.threshold = float(threshold)
         self.names = [str(n) for n in feature_names]
         self.merge_gap = int(merge_gap)
@@ -99,6 +108,7 @@ class EventTracker(Copyable):
         self.model_id = model_id
         self.window = window
         self.max_event_length = int(max_event_length)
+        self.evidence_floor = float(evidence_floor)
         self.n = 0                # final points seen
         self.start = None         # first point of the open segment
         self.last_flag = None     # its last flagged point
@@ -106,14 +116,15 @@ class EventTracker(Copyable):
         self._scores = Rows(1)
         self._contributions = Rows(len(self.names))
         self.pending = []         # closed segments waiting for their context
+        self.previous_end = -1    # last point of the last closed event
 
     # ------------------------------------------------------------------ rows
-    def push(self, scores, contributions, values, label, n_values):
+    def push(self, scores, contributions, values, label, n_values, evidence=None):
         """Add final scores (in order); return the records that became complete."""
-        self._advance(scores, contributions)
+        self._advance(scores, contributions, evidence)
         return self.complete(values, label, n_values)
 
-    def _advance(self, scores, contributions):
+    def _advance(self, scores, contributions, evidence=None):
         """Segments of the new final scores, closed ones moved to ``pending``.
 
         The rule is applied to flagged points one by one (unflagged stretches
@@ -137,7 +148,7 @@ class EventTracker(Copyable):
             if start is not None and (position - last - 1 > self.merge_gap
                                       or position >= start + self.max_event_length):
                 self._close(start, last, count, rows_s, rows_c, base,
-                            split=position - last - 1 <= self.merge_gap)
+                            split=position - last - 1 <= self.merge_gap, evidence=evidence)
                 start = None
             if start is None:
                 start, last, count = position, position, 1
@@ -146,11 +157,13 @@ class EventTracker(Copyable):
         end = self.n + k  # one past the last point known
         if start is not None:
             if end - 1 - last > self.merge_gap:
-                self._close(start, last, count, rows_s, rows_c, base, split=False)
+                self._close(start, last, count, rows_s, rows_c, base, split=False,
+                            evidence=evidence)
                 start = None
             elif end >= start + self.max_event_length:
                 # Closed at its longest: a flagged point after it opens a new one.
-                self._close(start, last, count, rows_s, rows_c, base, split=True)
+                self._close(start, last, count, rows_s, rows_c, base, split=True,
+                            evidence=evidence)
                 start = None
         if start is None:
             self._scores.clear()
@@ -164,9 +177,24 @@ class EventTracker(Copyable):
             self.start, self.last_flag, self.n_flagged = start, last, count
         self.n = end
 
-    def _close(self, start, last, count, rows_s, rows_c, base, split):
-        self.pending.append(self._segment(start, last, rows_s[start - base:last - base + 1, 0],
-                                          rows_c[start - base:last - base + 1], count, split))
+    def _close(self, start, last, count, rows_s, rows_c, base, split, evidence=None,
+               final=False):
+        segment = self._segment(start, last, rows_s[start - base:last - base + 1, 0],
+                                rows_c[start - base:last - base + 1], count, split)
+        if evidence is not None:
+            # As build_events: at most merge_gap points past the segment (known
+            # by now; at the end of the stream, what there is), never into the
+            # previous event; a segment cut at its longest is not extended.
+            lower = max(self.previous_end + 1, start - self.merge_gap, 0)
+            upper = last if split else last + self.merge_gap
+            if final:
+                upper = min(upper, self.n - 1)
+            errors, located = evidence(lower, upper + 1)
+            low, high = refine_bounds(errors, start, last, lower, upper,
+                                      floor=self.evidence_floor, located=located)
+            segment.update(event_start=low, event_end=high, low=low, high=high)
+        self.previous_end = segment["event_end"]
+        self.pending.append(segment)
 
     def _segment(self, start, end, scores, contributions, n_flagged, split):
         peak = float(scores.max())
@@ -176,7 +204,8 @@ class EventTracker(Copyable):
                                                                       1 / len(self.names))
         order = np.argsort(-shares, kind="stable")[: self.top_k]
         low, high = core_bounds(start, end, self.smoothing_width, scores)
-        return {"start": start, "end": end, "peak": peak, "mean": float(scores.mean()),
+        return {"start": start, "end": end, "event_start": start, "event_end": end,
+                "peak": peak, "mean": float(scores.mean()),
                 "peak_offset": int(np.argmax(scores)), "shares": shares, "order": order,
                 "low": low, "high": high, "n_flagged": n_flagged, "split": split}
 
@@ -205,10 +234,10 @@ class EventTracker(Copyable):
         kind, stats = classify_segment(values(first, last)[:, top], low - first, high - first)
         ratio = segment["peak"] / self.threshold if self.threshold > 0 else np.inf
         return Anomaly(
-            start=label(segment["start"]),
-            end=label(segment["end"]),
-            start_index=segment["start"],
-            end_index=segment["end"],
+            start=label(segment["event_start"]),
+            end=label(segment["event_end"]),
+            start_index=segment["event_start"],
+            end_index=segment["event_end"],
             peak_score=segment["peak"],
             mean_score=segment["mean"],
             severity=severity_from_ratio(ratio),
@@ -221,6 +250,8 @@ class EventTracker(Copyable):
                 "score_ratio": float(ratio) if np.isfinite(ratio) else None,
                 "window": self.window,
                 "type_feature": self.names[top],
+                "flagged_start_index": segment["start"],
+                "flagged_end_index": segment["end"],
                 **stats,
                 "peak_index": segment["start"] + segment["peak_offset"],
                 "n_flagged": segment["n_flagged"],
@@ -229,21 +260,22 @@ class EventTracker(Copyable):
             },
         )
 
-    def flush(self, values, label, n_values):
+    def flush(self, values, label, n_values, evidence=None):
         """End of the stream: close the open segment; every pending record."""
-        self._close_open()
+        self._close_open(evidence)
         return self.complete(values, label, n_values, final=True)
 
-    def _close_open(self):
+    def _close_open(self, evidence=None):
         if self.start is not None:
             self._close(self.start, self.last_flag, self.n_flagged, self._scores.values,
-                        self._contributions.values, self.start, split=False)
+                        self._contributions.values, self.start, split=False,
+                        evidence=evidence, final=True)
             self.start = self.last_flag = None
             self.n_flagged = 0
             self._scores.clear()
             self._contributions.clear()
 
-    def peek(self, scores, contributions, values, label, n_values):
+    def peek(self, scores, contributions, values, label, n_values, evidence=None):
         """Records if the stream ended after ``scores`` (interim ones), nothing changed.
 
         Returns
@@ -253,8 +285,8 @@ class EventTracker(Copyable):
             ``metadata["interim"] = True``.
         """
         clone = self.copy()
-        clone._advance(scores, contributions)
-        clone._close_open()
+        clone._advance(scores, contributions, evidence)
+        clone._close_open(evidence)
         return [clone.record(segment, values, label, n_values, interim=True)
                 for segment in clone.pending]
 
@@ -277,7 +309,8 @@ class EventTracker(Copyable):
                     "shares": [float(x) for x in s["shares"]],
                     "order": [int(x) for x in s["order"]]} for s in self.pending]
         params = {"n": self.n, "start": self.start, "last_flag": self.last_flag,
-                  "n_flagged": self.n_flagged, "pending": pending}
+                  "n_flagged": self.n_flagged, "pending": pending,
+                  "previous_end": self.previous_end}
         return params, {"scores": self._scores.values.copy(),
                         "contributions": self._contributions.values.copy()}
 
@@ -285,6 +318,10 @@ class EventTracker(Copyable):
         from .stages import _check_array, _check_count
 
         self.n = _check_count(params["n"], "events.n")
+        # A state saved before the bounds were refined has no previous end.
+        previous = params.get("previous_end", -1)
+        self.previous_end = -1 if previous == -1 else _check_count(previous,
+                                                                   "events.previous_end")
         self.n_flagged = _check_count(params["n_flagged"], "events.n_flagged")
         for key in ("start", "last_flag"):
             value = params[key]
@@ -307,6 +344,8 @@ class EventTracker(Copyable):
             if not isinstance(segment, dict):
                 raise ValueError("state `events.pending` must hold objects.")
             out = dict(segment)
+            out.setdefault("event_start", out.get("start"))
+            out.setdefault("event_end", out.get("end"))
             out["shares"] = _check_array(segment["shares"], "events.pending.shares",
                                          (len(self.names),))
             order = np.asarray(segment["order"], dtype=np.int64)

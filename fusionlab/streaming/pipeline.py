@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..detection.ensemble import calibrated_flags
 from ..detection.inputs import time_gaps
 from .events import EventTracker
 from .inputs import Ring, StreamImputer, row_scaler
@@ -90,6 +91,9 @@ class Spec:
     #: Most windows of a series waiting for a model call (the batch size):
     #: its final scores may lag that much more.
     queue: int = 0
+    #: The error a point must exceed to belong to an event's bounds (the
+    #: detector's ``point_error_level_``; 0 for one fitted before it).
+    point_error_level: float = 0.0
     capacity: int = field(init=False)
 
     def __post_init__(self):
@@ -163,6 +167,7 @@ class Spec:
             max_event_length=int(max_event_length),
             max_hold=int(max_hold),
             queue=int(queue),
+            point_error_level=float(getattr(detector, "point_error_level_", 0.0)),
         )
 
 
@@ -210,6 +215,11 @@ class SeriesPipeline:
         f = spec.n_features
         self.n = 0                          # points accepted (scaled and kept)
         self.values = Ring(spec.capacity, f, np.float32)
+        # The model's point errors (row sums) and the calibrated scorers' scores,
+        # which the event bounds are read on.
+        self.point_errors = Ring(spec.capacity, None, np.float64)
+        self.located = (Ring(spec.capacity, None, np.float64)
+                        if any(calibrated_flags(spec.scorer_names)) and spec.scales else None)
         self.stamps = (Ring(spec.capacity, None, np.float64 if stamp_kind == "number"
                             else np.int64) if stamp_kind != "none" else None)
         self.deltas = Ring(spec.capacity, None, np.float32) if spec.time_aware else None
@@ -222,7 +232,8 @@ class SeriesPipeline:
         self.smoother = Smoother(spec.smoothing_width, spec.peak_weight, f)
         self.events = EventTracker(spec.threshold, spec.feature_names, spec.merge_gap,
                                    spec.smoothing_width, spec.top_k, spec.model_id,
-                                   spec.window, spec.max_event_length)
+                                   spec.window, spec.max_event_length,
+                                   spec.point_error_level)
         self.n_final = 0                    # points with a final score
         self.model_queued = 0               # model windows handed out
         self.scorer_queued = 0              # scorer windows handed out
@@ -343,6 +354,23 @@ class SeriesPipeline:
     def value_rows(self, lo, hi):
         return self.values.get(lo, hi)
 
+    def error_rows(self, lo, hi):
+        """``(errors, located)`` of positions ``lo .. hi - 1`` (located: None without a
+        calibrated scorer)."""
+        located = None if self.located is None else self.located.get(lo, hi)
+        return self.point_errors.get(lo, hi), located
+
+    def _combined_rows(self, rows):
+        """Keep the calibrated scorers' scores of the combined ``rows``."""
+        if self.located is not None:
+            self.located.append(self.combiner.take_located())
+        return rows
+
+    def _model_rows(self, rows):
+        """Keep the point errors of the model's final contributions ``rows``."""
+        self.point_errors.append(rows.sum(axis=1).astype(np.float64))
+        return rows
+
     def label(self, position):
         """Name of the point at ``position`` of this pipeline: its timestamp or stream position."""
         if self.stamp_kind == "none":
@@ -358,10 +386,10 @@ class SeriesPipeline:
         """``(block, records)``: the scores that became final and the closed events."""
         if self.errors.n_windows == 0:
             return None, self.events.complete(self.value_rows, self.label, self.n)
-        rows = self.errors.emit()
+        rows = self._model_rows(self.errors.emit())
         if self.combiner is not None:
             self.combiner.push_contributions(rows)
-            rows = self.combiner.emit()
+            rows = self._combined_rows(self.combiner.emit())
         out = self.smoother.push(rows)
         return self._finish(out)
 
@@ -376,9 +404,10 @@ class SeriesPipeline:
         scores = out.sum(axis=1)
         block = Block(self.base + self.n_final, scores, out) if out.shape[0] else None
         self.n_final += out.shape[0]
-        records = self.events.push(scores, out, self.value_rows, self.label, self.n)
+        records = self.events.push(scores, out, self.value_rows, self.label, self.n,
+                                   self.error_rows)
         if final:
-            records += self.events.flush(self.value_rows, self.label, self.n)
+            records += self.events.flush(self.value_rows, self.label, self.n, self.error_rows)
         return block, [self._global(r) for r in records]
 
     def _global(self, record):
@@ -388,7 +417,8 @@ class SeriesPipeline:
         from dataclasses import replace
 
         meta = dict(record.metadata)
-        meta["peak_index"] = meta.get("peak_index", 0) + self.base
+        for key in ("peak_index", "flagged_start_index", "flagged_end_index"):
+            meta[key] = meta.get(key, 0) + self.base
         return replace(record, start_index=record.start_index + self.base,
                        end_index=record.end_index + self.base, metadata=meta)
 
@@ -401,14 +431,28 @@ class SeriesPipeline:
         if self.errors.n_windows == 0 or self.n_final >= self.n or not self.windows_complete:
             return None
         rows = self.errors.peek()
+        peeked = {"errors": rows.sum(axis=1).astype(np.float64), "located": None}
         if self.combiner is not None:
             combiner = self.combiner.copy()
             combiner.push_contributions(rows)
             rows = np.concatenate([combiner.emit(), combiner.flush(self.n)])
+            peeked["located"] = combiner.take_located()
+
+        def joined(ring, extra, lo, hi):
+            # The kept values, then those of the peeked rows.
+            known = ring.end
+            held = ring.get(lo, min(hi, known)) if lo < known else extra[:0]
+            return np.concatenate([held, extra[max(lo - known, 0):hi - known]])
+
+        def error_rows(lo, hi):
+            located = (None if self.located is None
+                       else joined(self.located, peeked["located"], lo, hi))
+            return joined(self.point_errors, peeked["errors"], lo, hi), located
+
         smoother = self.smoother.copy()
         out = self._finished(np.concatenate([smoother.push(rows), smoother.flush()]))
         scores = out.sum(axis=1)
-        records = self.events.peek(scores, out, self.value_rows, self.label, self.n)
+        records = self.events.peek(scores, out, self.value_rows, self.label, self.n, error_rows)
         return Block(self.base + self.n_final, scores, out), [self._global(r) for r in records]
 
     def flush(self):
@@ -416,10 +460,11 @@ class SeriesPipeline:
         self.closed = True
         if self.errors.n_windows == 0:
             return None, []
-        rows = self.errors.flush()
+        rows = self._model_rows(self.errors.flush())
         if self.combiner is not None:
             self.combiner.push_contributions(rows)
-            rows = np.concatenate([self.combiner.emit(), self.combiner.flush(self.n)])
+            rows = self._combined_rows(np.concatenate([self.combiner.emit(),
+                                                       self.combiner.flush(self.n)]))
         out = np.concatenate([self.smoother.push(rows), self.smoother.flush()])
         return self._finish(out, final=True)
 
@@ -437,8 +482,8 @@ class SeriesPipeline:
                   "n_final": self.n_final, "model_queued": self.model_queued,
                   "scorer_queued": self.scorer_queued, "closed": self.closed}
         arrays = {}
-        parts = {"values": self.values, "stamps": self.stamps, "deltas": self.deltas,
-                 "imputer": self.imputer, "errors": self.errors, "combiner": self.combiner,
+        parts = {"values": self.values, "point_errors": self.point_errors,
+                 "located": self.located, "stamps": self.stamps, "deltas": self.deltas, "imputer": self.imputer, "errors": self.errors, "combiner": self.combiner,
                  "smoother": self.smoother, "events": self.events}
         for name, part in parts.items():
             if part is None:
@@ -462,7 +507,13 @@ class SeriesPipeline:
                                  f"{value!r}.")
             setattr(pipeline, key, value)
         pipeline.closed = bool(params["closed"])
-        parts = {"values": pipeline.values, "stamps": pipeline.stamps,
+        # A state saved before the event bounds were refined kept no point
+        # errors: zeros, which leave the events of those points as flagged.
+        legacy = "point_errors" not in params
+        parts = {"values": pipeline.values,
+                 "point_errors": None if legacy else pipeline.point_errors,
+                 "located": None if legacy else pipeline.located,
+                 "stamps": pipeline.stamps,
                  "deltas": pipeline.deltas, "imputer": pipeline.imputer,
                  "errors": pipeline.errors, "combiner": pipeline.combiner,
                  "smoother": pipeline.smoother, "events": pipeline.events}
@@ -480,4 +531,12 @@ class SeriesPipeline:
                 raise ValueError(f"state of `{name}` lacks {exc}.") from exc
         if pipeline.values.end != pipeline.n:
             raise ValueError("state `values` does not end at the points accepted.")
+        if legacy:
+            pipeline.point_errors.end = pipeline.errors.first
+            if pipeline.located is not None:
+                pipeline.located.end = pipeline.combiner.n_out
+        elif pipeline.point_errors.end != pipeline.errors.first or (
+                pipeline.located is not None and pipeline.located.end != pipeline.combiner.n_out):
+            raise ValueError("state `point_errors` or `located` does not end at the points "
+                             "emitted.")
         return pipeline

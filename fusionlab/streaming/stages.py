@@ -398,6 +398,10 @@ class Combiner(_Stage):
         self._raw = _Queue(1)
         self._scores = _Queue(self.n_scorers)
         self.n_out = 0
+        from ..detection.ensemble import calibrated_flags
+
+        self.calibrated = calibrated_flags(self.names)
+        self._located = []      # the calibrated scorers' raw scores of the rows emitted
 
     def push_contributions(self, rows):
         """The model's final point contributions ``(k, n_features)``."""
@@ -434,7 +438,7 @@ class Combiner(_Stage):
         return self._combine(self._errors.take(k), self._scores.take(k))
 
     def _combine(self, averaged, scorer_raws):
-        from ..detection.ensemble import aggregate
+        from ..detection.ensemble import aggregate, calibrated_flags
 
         per_feature = averaged[:, : self.n_features]
         raws = []
@@ -444,13 +448,25 @@ class Combiner(_Stage):
                         else next(others))
         combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, self.scales,
                                                                          strict=True)],
-                             self.how)
+                             self.how, calibrated_flags(self.names))
+        if any(self.calibrated):
+            self._located.append(np.sum([np.asarray(raw, dtype=np.float64) for raw, flag
+                                         in zip(raws, self.calibrated, strict=True) if flag],
+                                        axis=0))
         total = per_feature.sum(axis=1, keepdims=True)
         even = np.full_like(per_feature, 1.0 / self.n_features)
         with np.errstate(invalid="ignore", divide="ignore"):
             shares = np.where(total > 0, per_feature / np.where(total > 0, total, 1.0), even)
         self.n_out += combined.shape[0]
         return combined[:, None] * shares
+
+    def take_located(self):
+        """The calibrated scorers' raw scores of the rows emitted since the last call, or None."""
+        if not any(self.calibrated):
+            return None
+        out = np.concatenate(self._located) if self._located else np.zeros(0)
+        self._located = []
+        return out
 
     def flush(self, n_points):
         """Every remaining point of a series of ``n_points`` points."""

@@ -8,8 +8,9 @@ scores its own way, a scaler that is not row-wise -- would be scored
 streamed (:func:`check_supported`):
 
 1. its configuration is one the stages know (the model's error, the
-   ``'discord'``/``'isolation'``-style subsequence scorers combined by
-   ``'mean'`` or ``'max'``, the smoothing, the threshold);
+   ``'discord'``, ``'isolation'``, ``'residual'`` and ``'flatness'`` scorers
+   combined by ``'mean'`` or ``'max'``, a calibrated one added on top, the
+   smoothing, the threshold);
 2. a probe series is scored both ways -- ``explain`` on the whole series,
    and the streaming stages point chunk by point chunk -- and the
    contributions must agree (:data:`PROBE_RTOL`).
@@ -43,8 +44,9 @@ class StreamingUnsupportedError(ValueError):
 _KNOWN_COMBINE = ("mean", "max")
 #: Subsequence scorers the stages follow: scorer name -> class name. Each
 #: gives every window one score from that window alone (to its centre); a
-#: scorer scored otherwise (calibrated, per point, another class) is refused.
-_KNOWN_SCORERS = {"discord": "DiscordScorer", "isolation": "IsolationScorer"}
+#: scorer scored otherwise (per point, another class) is refused.
+_KNOWN_SCORERS = {"discord": "DiscordScorer", "isolation": "IsolationScorer",
+                  "flatness": "FlatnessScorer", "residual": "ResidualScorer"}
 
 
 def _check_config(detector):

@@ -96,8 +96,9 @@ def assert_records_are_detects(records, detector, frame):
     for record, event in zip(final, events, strict=True):
         assert record["location"]["start"] == event.start.isoformat()
         np.testing.assert_allclose(record["score"], event.peak_score, rtol=1e-6)
-        peak = event.start_index + int(np.argmax(detector.score_samples(frame).to_numpy()[
-            event.start_index:event.end_index + 1]))
+        # the point of the peak score, among the event's flagged points
+        first, last = event.metadata["flagged_start_index"], event.metadata["flagged_end_index"]
+        peak = first + int(np.argmax(detector.score_samples(frame).to_numpy()[first:last + 1]))
         assert record["timestamp"] == ms(frame.index[[peak]])[0]
         assert record["metadata"]["time_unit"] == "ms" and record["series_id"]
 
