@@ -197,6 +197,13 @@ def test_refine_bounds_trims_and_extends_on_the_point_errors():
     assert refine_bounds(errors[5:8], 6, 6, 5, 7) == (6, 7)
     # nothing to read: the flagged segment as it is
     assert refine_bounds(np.zeros(10), 3, 6, 0, 9) == (3, 6)
+    # a calibrated scorer's points count even where the errors are 0
+    located = np.zeros(10)
+    located[5:9] = 1.0
+    assert refine_bounds(np.zeros(10), 6, 6, 0, 9, located=located) == (5, 8)
+    assert refine_bounds(errors, 2, 3, 0, 9, located=located) == (2, 3)  # 4 breaks the run
+    located[4] = 1.0
+    assert refine_bounds(errors, 2, 3, 0, 9, located=located) == (2, 8)
     # a larger fraction keeps only the strongest points
     assert refine_bounds(errors, 0, 8, fraction=0.6) == (2, 3)
     # a floor: only errors above the training level count; none above it

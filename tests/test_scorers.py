@@ -417,3 +417,22 @@ def test_the_residual_scorer_sees_a_sensor_that_breaks_from_the_others():
         ResidualScorer.from_state(params, {**arrays, "components": np.ones((4, 4))})
     with pytest.raises(ValueError, match="`residual_scale`"):
         ResidualScorer.from_state(params, {**arrays, "residual_scale": np.zeros(4)})
+
+
+def test_the_residual_scorer_stays_bounded_on_constant_and_duplicated_sensors():
+    rng = np.random.default_rng(1)
+    a = np.sin(np.arange(600) / 5) + rng.normal(0, 0.05, 600)
+    constant = np.c_[a, np.zeros(600)]
+    scorer = ResidualScorer().fit(constant, 20)
+    assert scorer.active_.tolist() == [1.0, 0.0]
+    moved = constant.copy()
+    moved[300:310, 1] = 0.01  # the constant sensor moves: for the model to see, not here
+    assert float(scorer.score(moved).max()) == 0.0
+    twin = np.c_[a, a]
+    scorer = ResidualScorer().fit(twin, 20)
+    assert float(scorer.score(twin + 1e-9).max()) == 0.0  # rounding is not disagreement
+    apart = twin.copy()
+    apart[300:310, 1] += 0.5  # the twins part: scored, and finite
+    scores = scorer.score(apart)
+    assert np.isfinite(scores).all() and 290 <= int(np.argmax(scores)) <= 320
+    assert scores.max() < 1e12

@@ -602,6 +602,20 @@ def test_a_detector_with_the_flatness_scorer_streams_as_it_detects():
     events = det.detect(stuck)
     assert_same_events(result.events_of("s"), events, det.threshold_)
     assert any(e.start_index <= 372 and e.end_index >= 330 for e in events), events.to_frame()
+    # every point scored at once: interim records (read on the peeked errors
+    # and calibrated scores) while the stuck stretch is open, then the same events
+    eager = StreamingDetector(det, max_delay_ms=0, alarm_policy=AlarmPolicy(min_severity="low"))
+    interim = StreamResult()
+    for lo in range(0, len(stuck), 5):
+        interim.extend(eager.update("s", stuck[lo:lo + 5]))
+    interim.extend(eager.flush("s"))
+    assert any(a.interim for a in interim.alerts)
+    assert_same_events(interim.events_of("s"), events, det.threshold_)
+    # archives fitted before calibrated scorers were added on top averaged them
+    det.calibrated_added_ = False
+    averaged = det.score_samples(stuck)
+    det.calibrated_added_ = True
+    assert not np.allclose(averaged, expected)
 
 
 def test_a_snapshot_saved_before_the_point_errors_were_kept_still_restores(detectors, data):

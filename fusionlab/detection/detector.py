@@ -227,6 +227,10 @@ class AnomalyDetector(BaseDetector):
         The ``1 - contamination`` quantile of the training points' own
         (unsmoothed) model errors: an event's bounds hold only points whose
         error exceeds it (:func:`~fusionlab.detection.events.refine_bounds`).
+    calibrated_added_ : bool
+        True: calibrated scorers (``'flatness'``) are added on top of the
+        others' aggregate; False for an archive fitted before that, which
+        averaged them with the others.
     scorers_ : list of BaseScorer
         The fitted subsequence scorers (empty with the model's error alone).
     scorer_window_ : int or None
@@ -393,6 +397,7 @@ class AnomalyDetector(BaseDetector):
         self.n_windows_left_out_ = trained.n_windows_left_out
         self.model_id_ = model_id(trained.model, model_name(self.model))
         self.scorer_scales_ = []
+        self.calibrated_added_ = True
         try:
             errors = next(iter_model_errors(self, [(scaled, series.timestamps)]))[1]
             raws = scorer_raw_scores(self, scaled, errors) if self.scorers_ else None
@@ -409,6 +414,7 @@ class AnomalyDetector(BaseDetector):
         except BaseException:
             # A half-fitted detector must not pass for a fitted one.
             self.__dict__.pop("threshold_", None)
+            self.__dict__.pop("point_error_level_", None)
             raise
         self._set_training_scores(scores, self.threshold_strategy_.threshold_)
         return self

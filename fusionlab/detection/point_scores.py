@@ -72,7 +72,8 @@ def finish_contributions(detector, scaled, errors, raws=None):
     smoothed = smooth_errors(
         combine_contributions(raws, detector.scorer_scales_,
                               feature_shares(errors, detector.window_), detector.combine_,
-                              detector.scorer_names_),
+                              detector.scorer_names_
+                              if getattr(detector, "calibrated_added_", False) else None),
         detector.smoothing_width_, detector.peak_weight)
     # Squared, as the model's squared error: the ranking is unchanged and
     # peak / threshold (the severity) keeps the meaning it has for errors.

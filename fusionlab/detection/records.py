@@ -21,7 +21,7 @@ __all__ = ["Anomaly", "AnomalyList", "filter_anomalies"]
 
 @dataclass(frozen=True)
 class Anomaly:
-    """One anomalous event (a contiguous segment of flagged points).
+    """One anomalous event (a contiguous segment of points).
 
     Attributes
     ----------
@@ -32,7 +32,10 @@ class Anomaly:
     start_index, end_index : int
         Inclusive positional bounds (0 is the first row of the scored data).
     peak_score, mean_score : float
-        Highest and mean point score in the segment.
+        Highest and mean point score of its flagged points (a series event's
+        bounds are read on the unsmoothed errors and may differ from the
+        flagged span, kept in ``metadata["flagged_start_index"]`` and
+        ``["flagged_end_index"]``).
     severity : str
         One of :data:`~fusionlab.vocabulary.SEVERITIES`, from ``peak_score / threshold``
         (:func:`severity_from_ratio`).

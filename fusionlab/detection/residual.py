@@ -6,7 +6,17 @@ import numpy as np
 
 from .scorer_base import BaseScorer, to_centres
 
-__all__ = ["ResidualScorer"]
+__all__ = ["ResidualScorer", "RESIDUAL_FLOOR"]
+
+#: Smallest residual spread a feature is measured against, in its training
+#: standard deviations.
+RESIDUAL_FLOOR = 1e-3
+#: Residuals this small (standardised) are rounding, not disagreement.
+_ROUNDING = 1e-6
+
+
+def _without_rounding(residual):
+    return np.sign(residual) * np.maximum(np.abs(residual) - _ROUNDING, 0.0)
 
 
 class ResidualScorer(BaseScorer):
@@ -18,10 +28,13 @@ class ResidualScorer(BaseScorer):
     alone). From the training points, each feature standardised by its
     training mean and standard deviation, the principal components that
     explain ``variance`` of the variance are kept (always fewer than the
-    features, so some residual remains); a point's residual is what those
-    components leave of it, and its score the sum over features of the
-    squared residual over that feature's training residual variance (so every
-    feature counts alike, as in a standardised PCA reconstruction error).
+    features that move; a feature constant in training is left out); a
+    point's residual is what those components leave of it, and its score the
+    sum over features of the squared residual over that feature's training
+    residual variance (so every feature counts alike, as in a standardised
+    PCA reconstruction error), that variance floored at
+    :data:`RESIDUAL_FLOOR` squared (a relation the training data held exactly,
+    a duplicated sensor, scores as it breaks, not as its rounding moves).
 
     A window is scored by its centre point: the score of the point itself,
     the window only places it. A single feature has no other to agree with:
@@ -67,28 +80,33 @@ class ResidualScorer(BaseScorer):
     def _fit(self, windows, seed):
         self._check_params()
         values = np.r_[windows[:, 0, :], windows[-1, 1:, :]]
+        f = self.n_features_
         self.mean_ = values.mean(axis=0)
         spread = values.std(axis=0)
         self.scale_ = np.where(spread > 0, spread, 1.0)
-        standard = (values - self.mean_) / self.scale_
-        if self.n_features_ == 1:
-            # The feature explains itself: no residual.
-            self.components_ = np.ones((1, 1))
-            self.residual_scale_ = np.ones(1)
+        # A feature constant in training has nothing to agree or disagree with
+        # (the model and the other scorers see it move): left out.
+        self.active_ = (spread > 0).astype(np.float64)
+        standard = (values - self.mean_) / self.scale_ * self.active_
+        moving = np.flatnonzero(self.active_)
+        if moving.size <= 1:
+            # One moving feature explains itself: no residual anywhere.
+            self.components_ = np.eye(f)[moving] if f > 1 else np.ones((1, 1))
+            self.residual_scale_ = np.ones(f)
             return
         _, singular, rows = np.linalg.svd(standard, full_matrices=False)
-        explained = np.cumsum(singular**2) / max(float((singular**2).sum()), 1e-300)
+        explained = np.cumsum(singular**2) / float((singular**2).sum())
         kept = int(np.searchsorted(explained, self.variance) + 1)
-        self.components_ = rows[: min(kept, self.n_features_ - 1)]
-        residual = standard - standard @ self.components_.T @ self.components_
-        spread = residual.std(axis=0)
-        # A feature the components explain exactly counts with the others' scale.
-        floor = max(float(np.median(spread)), 1e-6)
-        self.residual_scale_ = np.where(spread > 1e-3 * floor, spread, floor)
+        self.components_ = rows[: min(kept, moving.size - 1)]
+        residual = _without_rounding(standard - standard @ self.components_.T @ self.components_)
+        # A relation the training data held exactly (a duplicated or derived
+        # sensor) is measured against a thousandth of the feature's spread.
+        self.residual_scale_ = np.where(self.active_ > 0,
+                                        np.maximum(residual.std(axis=0), RESIDUAL_FLOOR), 1.0)
 
     def _arrays(self):
-        return {"mean": self.mean_, "scale": self.scale_, "components": self.components_,
-                "residual_scale": self.residual_scale_}
+        return {"mean": self.mean_, "scale": self.scale_, "active": self.active_,
+                "components": self.components_, "residual_scale": self.residual_scale_}
 
     def _restore(self, arrays):
         f = self.n_features_
@@ -99,6 +117,10 @@ class ResidualScorer(BaseScorer):
                 raise ValueError(f"the residual scorer's `{key}` must hold {f} finite "
                                  f"{'positive ' if positive else ''}value(s).")
             setattr(self, f"{key}_", value)
+        active = np.asarray(arrays["active"], dtype=np.float64)
+        if active.shape != (f,) or not np.all((active == 0) | (active == 1)):
+            raise ValueError(f"the residual scorer's `active` must hold {f} values of 0 or 1.")
+        self.active_ = active
         components = np.asarray(arrays["components"], dtype=np.float64)
         if components.ndim != 2 or components.shape[1] != f or components.shape[0] >= max(f, 2) \
                 or not np.all(np.isfinite(components)):
@@ -108,9 +130,9 @@ class ResidualScorer(BaseScorer):
 
     def _parts(self, points):
         """Each feature's squared, scaled residual of ``points`` ``(m, f)``."""
-        standard = (points - self.mean_) / self.scale_
-        residual = standard - standard @ self.components_.T @ self.components_
-        return (residual / self.residual_scale_) ** 2
+        standard = (points - self.mean_) / self.scale_ * self.active_
+        residual = _without_rounding(standard - standard @ self.components_.T @ self.components_)
+        return (residual / self.residual_scale_) ** 2 * self.active_
 
     def _score(self, windows):
         return self._parts(windows[:, self.window_ // 2, :]).sum(axis=1)

@@ -123,6 +123,10 @@ FITTED = {
     # no floor (only the share of the event's largest error counts).
     "point_error_level_": ("point_error_level_", float,
                            lambda v: check_real(v, "point_error_level_", low=0.0), 0.0),
+    # Archives written before calibrated scorers (flatness) were added on top
+    # of the others' aggregate averaged them with the others.
+    "calibrated_added_": ("calibrated_added_", bool,
+                          lambda v: check_bool(v, "calibrated_added_"), False),
 }
 #: Prefix of the subsequence scorers' arrays in an archive: ``scorer<i>.<name>``.
 SCORER_ARRAYS = "scorer"

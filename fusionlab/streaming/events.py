@@ -15,16 +15,19 @@ scores as they arrive:
   the ``merge_gap`` points after it; a segment closed at
   ``max_event_length`` is not extended past its end;
 - its type (:func:`~fusionlab.detection.events.classify_segment`) reads the
-  values of ``max(length, 10)`` points on each side of its core bounds
-  (:func:`~fusionlab.detection.events.core_bounds`), so a closed segment
+  values of ``max(length, 10)`` points on each side of its bounds (without
+  point errors, its core bounds,
+  :func:`~fusionlab.detection.events.core_bounds`), so a closed segment
   waits for those points before it becomes a record;
 - at the end of the stream (:meth:`EventTracker.flush`) the open segment
-  closes at its last flagged point and the context is what there is, as
-  for the last event of a batch.
+  closes at its last flagged point, its bounds extend at most to the last
+  point, and the context is what there is, as for the last event of a batch.
 
 Memory is bounded: an event longer than ``max_event_length`` points is
-closed there (``metadata["split"] = True``) and a new one opens with the
-next flagged point; the values kept for the types cover that length.
+closed there (``metadata["split"] = True``; its bounds are not extended past
+that point, where ``detect``, which does not split, may extend them) and a
+new one opens with the next flagged point; the values kept for the types
+cover that length.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ class EventTracker(Copyable):
         self._contributions = Rows(len(self.names))
         self.pending = []         # closed segments waiting for their context
         self.previous_end = -1    # last point of the last closed event
+        self.evidence_from = 0    # first point whose errors were kept (a restored old state)
 
     # ------------------------------------------------------------------ rows
     def push(self, scores, contributions, values, label, n_values, evidence=None):
@@ -181,11 +185,11 @@ class EventTracker(Copyable):
                final=False):
         segment = self._segment(start, last, rows_s[start - base:last - base + 1, 0],
                                 rows_c[start - base:last - base + 1], count, split)
-        if evidence is not None:
+        lower = max(self.previous_end + 1, start - self.merge_gap, 0)
+        if evidence is not None and lower >= self.evidence_from:
             # As build_events: at most merge_gap points past the segment (known
             # by now; at the end of the stream, what there is), never into the
             # previous event; a segment cut at its longest is not extended.
-            lower = max(self.previous_end + 1, start - self.merge_gap, 0)
             upper = last if split else last + self.merge_gap
             if final:
                 upper = min(upper, self.n - 1)
@@ -310,7 +314,7 @@ class EventTracker(Copyable):
                     "order": [int(x) for x in s["order"]]} for s in self.pending]
         params = {"n": self.n, "start": self.start, "last_flag": self.last_flag,
                   "n_flagged": self.n_flagged, "pending": pending,
-                  "previous_end": self.previous_end}
+                  "previous_end": self.previous_end, "evidence_from": self.evidence_from}
         return params, {"scores": self._scores.values.copy(),
                         "contributions": self._contributions.values.copy()}
 
@@ -322,6 +326,7 @@ class EventTracker(Copyable):
         previous = params.get("previous_end", -1)
         self.previous_end = -1 if previous == -1 else _check_count(previous,
                                                                    "events.previous_end")
+        self.evidence_from = _check_count(params.get("evidence_from", 0), "events.evidence_from")
         self.n_flagged = _check_count(params["n_flagged"], "events.n_flagged")
         for key in ("start", "last_flag"):
             value = params[key]

@@ -94,6 +94,9 @@ class Spec:
     #: The error a point must exceed to belong to an event's bounds (the
     #: detector's ``point_error_level_``; 0 for one fitted before it).
     point_error_level: float = 0.0
+    #: Calibrated scorers added on top of the others (False: a detector
+    #: fitted before that, which averaged them).
+    calibrated_added: bool = True
     capacity: int = field(init=False)
 
     def __post_init__(self):
@@ -168,6 +171,7 @@ class Spec:
             max_hold=int(max_hold),
             queue=int(queue),
             point_error_level=float(getattr(detector, "point_error_level_", 0.0)),
+            calibrated_added=bool(getattr(detector, "calibrated_added_", False)),
         )
 
 
@@ -227,7 +231,8 @@ class SeriesPipeline:
         length = spec.horizon if spec.horizon else spec.window
         self.errors = WindowErrors(f, length, spec.window if spec.horizon else 0)
         self.combiner = (Combiner(f, spec.window, spec.scorer_window, spec.scorer_names,
-                                  spec.scales, spec.combine, spec.recon_rule, spec.peak_weight)
+                                  spec.scales, spec.combine, spec.recon_rule, spec.peak_weight,
+                                  spec.calibrated_added)
                          if spec.scales else None)
         self.smoother = Smoother(spec.smoothing_width, spec.peak_weight, f)
         self.events = EventTracker(spec.threshold, spec.feature_names, spec.merge_gap,
@@ -442,7 +447,7 @@ class SeriesPipeline:
             # The kept values, then those of the peeked rows.
             known = ring.end
             held = ring.get(lo, min(hi, known)) if lo < known else extra[:0]
-            return np.concatenate([held, extra[max(lo - known, 0):hi - known]])
+            return np.concatenate([held, extra[max(lo - known, 0):max(hi - known, 0)]])
 
         def error_rows(lo, hi):
             located = (None if self.located is None
@@ -533,6 +538,8 @@ class SeriesPipeline:
             raise ValueError("state `values` does not end at the points accepted.")
         if legacy:
             pipeline.point_errors.end = pipeline.errors.first
+            # Segments reaching before it keep their flagged bounds.
+            pipeline.events.evidence_from = pipeline.errors.first
             if pipeline.located is not None:
                 pipeline.located.end = pipeline.combiner.n_out
         elif pipeline.point_errors.end != pipeline.errors.first or (

@@ -381,7 +381,7 @@ class Combiner(_Stage):
     """
 
     def __init__(self, n_features, model_window, scorer_window, names, scales, how,
-                 recon_rule="average", peak_weight=0.0):
+                 recon_rule="average", peak_weight=0.0, add_calibrated=True):
         from ..detection.ensemble import RECONSTRUCTION
 
         self.n_features = int(n_features)
@@ -401,6 +401,8 @@ class Combiner(_Stage):
         from ..detection.ensemble import calibrated_flags
 
         self.calibrated = calibrated_flags(self.names)
+        # Archives fitted before calibrated scorers were added on top averaged them.
+        self.add_calibrated = bool(add_calibrated)
         self._located = []      # the calibrated scorers' raw scores of the rows emitted
 
     def push_contributions(self, rows):
@@ -438,7 +440,7 @@ class Combiner(_Stage):
         return self._combine(self._errors.take(k), self._scores.take(k))
 
     def _combine(self, averaged, scorer_raws):
-        from ..detection.ensemble import aggregate, calibrated_flags
+        from ..detection.ensemble import aggregate
 
         per_feature = averaged[:, : self.n_features]
         raws = []
@@ -448,7 +450,7 @@ class Combiner(_Stage):
                         else next(others))
         combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, self.scales,
                                                                          strict=True)],
-                             self.how, calibrated_flags(self.names))
+                             self.how, self.calibrated if self.add_calibrated else None)
         if any(self.calibrated):
             self._located.append(np.sum([np.asarray(raw, dtype=np.float64) for raw, flag
                                          in zip(raws, self.calibrated, strict=True) if flag],

@@ -134,7 +134,9 @@ def _series_findings(detector, frame, stamps, ms, unit, scores, contributions):
     names = [str(n) for n in detector.feature_names_in_]
     findings = []
     for event in events:
-        lo, hi = event.start_index, event.end_index
+        # The peak score's point, among the event's flagged points (as the stream).
+        lo = event.metadata.get("flagged_start_index", event.start_index)
+        hi = event.metadata.get("flagged_end_index", event.end_index)
         peak = lo + int(np.argmax(scores[lo:hi + 1]))
         top = [[str(name), float(share)] for name, share in event.top_features]
         layer = top[0][0] if top else None
