@@ -30,6 +30,7 @@ __all__ = [
     "classify_segment",
     "core_bounds",
     "refine_bounds",
+    "event_reach",
     "REFINE_FRACTION",
     "build_events",
 ]
@@ -267,6 +268,24 @@ def refine_bounds(evidence, start, end, lower=None, upper=None, fraction=REFINE_
     return low, high
 
 
+def event_reach(start, end, previous_end, merge_gap, last=None):
+    """``(lower, upper)``: the positions the bounds of the segment ``start..end`` may reach.
+
+    At most ``merge_gap`` points on each side, never into the previous event
+    (which ended at ``previous_end``; -1 for none) nor before 0 or past
+    ``last`` (the last point known; None: no limit). :func:`build_events`
+    and the stream's event tracker both read :func:`refine_bounds` within it.
+
+    Examples
+    --------
+    >>> from fusionlab.detection.events import event_reach
+    >>> event_reach(10, 20, previous_end=7, merge_gap=4, last=22)
+    (8, 22)
+    """
+    return (max(previous_end + 1, start - merge_gap, 0),
+            end + merge_gap if last is None else min(last, end + merge_gap))
+
+
 def _label(labels, position):
     """Name of the row at ``position``: its label, or the position itself."""
     if labels is None:
@@ -349,8 +368,7 @@ def build_events(scores, contributions, values, threshold, *, feature_names, mer
         shares = per_feature / total if total > 0 else np.full_like(per_feature, 1 / len(names))
         order = np.argsort(-shares, kind="stable")[:top_k]
         if evidence is not None:
-            lower = max(previous_end + 1, start - merge_gap, 0)
-            upper = min(n - 1, end + merge_gap)
+            lower, upper = event_reach(start, end, previous_end, merge_gap, n - 1)
             low, high = refine_bounds(
                 evidence[lower : upper + 1], start, end, lower, upper, floor=evidence_floor,
                 located=None if located is None else located[lower : upper + 1])

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..detection.events import classify_segment, core_bounds, refine_bounds
+from ..detection.events import classify_segment, core_bounds, event_reach, refine_bounds
 from ..detection.records import Anomaly
 from ..vocabulary import severity_from_ratio
 from .stages import Copyable
@@ -185,14 +185,14 @@ class EventTracker(Copyable):
                final=False):
         segment = self._segment(start, last, rows_s[start - base:last - base + 1, 0],
                                 rows_c[start - base:last - base + 1], count, split)
-        lower = max(self.previous_end + 1, start - self.merge_gap, 0)
+        # As build_events: at most merge_gap points past the segment (known by
+        # now; at the end of the stream, what there is), never into the previous
+        # event; a segment cut at its longest is not extended.
+        lower, upper = event_reach(start, last, self.previous_end,
+                                   self.merge_gap, self.n - 1 if final else None)
+        if split:
+            upper = last
         if evidence is not None and lower >= self.evidence_from:
-            # As build_events: at most merge_gap points past the segment (known
-            # by now; at the end of the stream, what there is), never into the
-            # previous event; a segment cut at its longest is not extended.
-            upper = last if split else last + self.merge_gap
-            if final:
-                upper = min(upper, self.n - 1)
             errors, located = evidence(lower, upper + 1)
             low, high = refine_bounds(errors, start, last, lower, upper,
                                       floor=self.evidence_floor, located=located)

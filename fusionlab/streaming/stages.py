@@ -440,7 +440,7 @@ class Combiner(_Stage):
         return self._combine(self._errors.take(k), self._scores.take(k))
 
     def _combine(self, averaged, scorer_raws):
-        from ..detection.ensemble import aggregate
+        from ..detection.ensemble import aggregate, located_scores
 
         per_feature = averaged[:, : self.n_features]
         raws = []
@@ -451,10 +451,9 @@ class Combiner(_Stage):
         combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, self.scales,
                                                                          strict=True)],
                              self.how, self.calibrated if self.add_calibrated else None)
-        if any(self.calibrated):
-            self._located.append(np.sum([np.asarray(raw, dtype=np.float64) for raw, flag
-                                         in zip(raws, self.calibrated, strict=True) if flag],
-                                        axis=0))
+        located = located_scores(self.names, raws)
+        if located is not None:
+            self._located.append(located)
         total = per_feature.sum(axis=1, keepdims=True)
         even = np.full_like(per_feature, 1.0 / self.n_features)
         with np.errstate(invalid="ignore", divide="ignore"):
