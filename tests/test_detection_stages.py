@@ -165,6 +165,48 @@ def test_fit_model_robust_stage():
         fit_model(build, x[:10, None], 20, TrainingSchedule(epochs=1))
 
 
+def test_the_robust_second_model_reuses_the_first_ones_compiled_steps(monkeypatch):
+    # The second model is trained in the first one's place (its traced steps
+    # kept), from the weights a fresh model draws: the same model as training
+    # the fresh one (to float rounding: two trainings of the same model here
+    # differ by up to 0.005 in a weight from run to run; a model restarted
+    # from trained weights or optimizer moments would differ by far more).
+    from fusionlab.detection import training
+
+    rng = np.random.default_rng(0)
+    x = (np.sin(np.arange(300) * 2 * np.pi / 20) + rng.normal(0, 0.05, 300)).astype("float32")
+    x[150:153] += 4.0
+    first = []
+
+    def build():
+        model, horizon = make_model("conv_autoencoder", 20, 1, TINY_CONV)
+        first.append(model)
+        return model, horizon
+
+    schedule = TrainingSchedule(epochs=2, validation_split=0)
+
+    def fit():
+        first.clear()
+        keras.utils.set_random_seed(0)
+        return fit_model(build, x[:, None], 20, schedule, robust=True, contamination=0.01)
+
+    reused = fit()
+    assert reused.model is first[0] and reused.n_windows_left_out > 0
+    restart = training.restart_model
+    monkeypatch.setattr(training, "restart_model", lambda *args: False)
+    fresh = fit()
+    assert fresh.model is first[1]
+    np.testing.assert_allclose(reused.history["loss"], fresh.history["loss"], rtol=1e-2)
+    for a, b in zip(reused.model.get_weights(), fresh.model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=0.02)
+    # A model whose variables do not match is left as it is.
+    other, _ = make_model("conv_autoencoder", 20, 2, TINY_CONV)
+    before = [w.copy() for w in reused.model.get_weights()]
+    assert not restart(reused.model, other, training.optimizer_start(reused.model))
+    for a, b in zip(reused.model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 # -- events ---------------------------------------------------------------------------------
 def test_build_events_rules():
     values = np.zeros((60, 2))

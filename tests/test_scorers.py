@@ -436,3 +436,41 @@ def test_the_residual_scorer_stays_bounded_on_constant_and_duplicated_sensors():
     scores = scorer.score(apart)
     assert np.isfinite(scores).all() and 290 <= int(np.argmax(scores)) <= 320
     assert scores.max() < 1e12
+
+
+def test_a_point_exact_scorer_is_not_spread_by_the_smoothing():
+    from fusionlab.detection.ensemble import exact_contributions, point_exact_flags
+    from fusionlab.detection.scoring import keep_exact, smooth_errors
+
+    names = ("reconstruction", "discord", "residual")
+    assert point_exact_flags(names) == [False, False, True]
+    assert ResidualScorer.point_exact and not DiscordScorer.point_exact
+    raws = [np.zeros(9), np.zeros(9), np.r_[np.zeros(4), 9.0, np.zeros(4)]]
+    scales = [RobustScale(0.0, 1.0)] * 3
+    shares = np.ones((9, 1))
+    combined = combine_contributions(raws, scales, shares, names=names)
+    exact = exact_contributions(raws, scales, shares, "mean", names)
+    np.testing.assert_allclose(exact[:, 0], raws[2] / 3)  # its share of the mean
+    assert exact_contributions(raws, scales, shares, "max", names)[4, 0] == 9.0
+    smoothed = smooth_errors(combined, 3, 0.0)
+    kept = keep_exact(smoothed, exact)[:, 0]
+    assert kept[4] == 3.0 and kept[3] == kept[5] == 1.0  # the point keeps its height
+    assert exact_contributions(raws, scales, shares, "mean", names[:2] + ("isolation",)) is None
+    with pytest.raises(ValueError, match="one flag per score array|zip"):
+        combine_contributions(raws, scales, shares, names=names, only=[True])
+
+
+def test_a_one_point_break_of_one_sensor_scores_highest_at_its_point():
+    rng = np.random.default_rng(3)
+    factor = np.sin(np.arange(700) * 2 * np.pi / 24)
+    x = factor[:, None] * np.array([1.0, 0.8, 1.2, 0.9]) + rng.normal(0, 0.05, (700, 4))
+    broken = x.copy()
+    broken[450, 1] += 1.0  # one point of one sensor, within the sensors' range
+    detector = AnomalyDetector(model="conv_autoencoder", window=12, epochs=2, robust=False,
+                               random_state=0).fit(x[:400])
+    assert detector.exact_kept_ and "residual" in detector.scorer_names_
+    scores = np.asarray(detector.score_samples(broken))
+    assert int(np.argmax(scores)) == 450
+    detector.exact_kept_ = False  # as an archive fitted before: smoothed with the others
+    spread = np.asarray(detector.score_samples(broken))
+    assert scores[450] > spread[450] and np.all(scores >= spread)

@@ -164,7 +164,9 @@ class AnomalyDetector(BaseDetector):
         ``None`` or 0: raw scores. Lasting anomalies then score over their
         whole extent and noise peaks are averaged away (as Hundman et al.,
         2018, smooth their errors); short anomalies of moderate size pay
-        for it (the detector guide, "Smoothing the scores").
+        for it (the detector guide, "Smoothing the scores"). A point-exact
+        scorer's share (``'residual'``) is not smoothed away: no point
+        scores below it (:func:`~fusionlab.detection.scoring.keep_exact`).
     peak_weight : float, default=0.125
         Keeps isolated large errors visible through the smoothing: the score
         of a point is ``max(smoothed error, peak_weight * raw error)``, so a
@@ -231,6 +233,11 @@ class AnomalyDetector(BaseDetector):
         True: calibrated scorers (``'flatness'``) are added on top of the
         others' aggregate; False for an archive fitted before that, which
         averaged them with the others.
+    exact_kept_ : bool
+        True: no point is smoothed below the point-exact scorers' share of
+        its score (``'residual'``;
+        :func:`~fusionlab.detection.scoring.keep_exact`); False for an
+        archive fitted before that, which smoothed them with the others.
     scorers_ : list of BaseScorer
         The fitted subsequence scorers (empty with the model's error alone).
     scorer_window_ : int or None
@@ -398,6 +405,7 @@ class AnomalyDetector(BaseDetector):
         self.model_id_ = model_id(trained.model, model_name(self.model))
         self.scorer_scales_ = []
         self.calibrated_added_ = True
+        self.exact_kept_ = True
         try:
             errors = next(iter_model_errors(self, [(scaled, series.timestamps)]))[1]
             raws = scorer_raw_scores(self, scaled, errors) if self.scorers_ else None

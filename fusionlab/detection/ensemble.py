@@ -23,6 +23,13 @@ not (a stuck sensor at a normal level): it keeps its own scale
 than averaged with them, where the others' zeros would divide its evidence
 by the number of scorers.
 
+A *point-exact* scorer (``point_exact = True``: the residual scorer)
+scores each point on its own values; the smoothing, which helps the
+window scorers' ranking, would spread a one-point break over its
+neighbours. Each point keeps at least its share of the aggregate from
+these scorers alone, unsmoothed (:func:`exact_contributions`,
+:func:`~fusionlab.detection.scoring.keep_exact`).
+
 Rank normalisation was measured too and does worse (it gives every scorer
 the same top scores, whether or not it sees anything): see the detector
 guide, "Several scorers".
@@ -37,8 +44,9 @@ from .scorers import available_scorers, make_scorer
 from .scoring import moving_average, smooth_errors
 
 __all__ = ["RECONSTRUCTION", "RobustScale", "AGGREGATORS", "aggregate", "check_scorers",
-           "calibrated_flags", "fit_scales", "located_scores",
+           "calibrated_flags", "point_exact_flags", "fit_scales", "located_scores",
            "fit_scorers", "raw_scores", "feature_shares", "combine_contributions",
+           "exact_contributions",
            "square_scores", "MAX_COMBINED_SCORE", "held_out_raw_scores",
            "HELD_OUT_MIN_WINDOWS"]
 
@@ -165,6 +173,21 @@ def calibrated_flags(names):
     from .scorers import SCORERS
 
     return [name != RECONSTRUCTION and bool(getattr(SCORERS.get(name), "calibrated", False))
+            for name in names]
+
+
+def point_exact_flags(names):
+    """One bool per scorer name: True for a point-exact scorer (``point_exact``).
+
+    Examples
+    --------
+    >>> from fusionlab.detection.ensemble import point_exact_flags
+    >>> point_exact_flags(("reconstruction", "discord", "residual"))
+    [False, False, True]
+    """
+    from .scorers import SCORERS
+
+    return [name != RECONSTRUCTION and bool(getattr(SCORERS.get(name), "point_exact", False))
             for name in names]
 
 
@@ -336,17 +359,51 @@ def feature_shares(reconstruction, model_window):
         return np.where(total > 0, errors / np.where(total > 0, total, 1.0), even)
 
 
-def combine_contributions(raws, scales, shares, how="mean", names=None):
+def combine_contributions(raws, scales, shares, how="mean", names=None, only=None):
     """Per-point, per-feature contributions of the combined score.
 
     Each raw score array is scaled (:class:`RobustScale`), the scaled
     arrays aggregated (``how``; the calibrated scorers among ``names``
     added on top), and the result split over the features by ``shares``, so
-    each row sums to the combined score.
+    each row sums to the combined score. ``only`` (one bool per array,
+    optional) keeps the share of the marked arrays alone: the others count
+    as 0 in the aggregate.
     """
-    combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)],
-                         how, None if names is None else calibrated_flags(names))
+    scaled = [scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)]
+    if only is not None:
+        scaled = [array if keep else np.zeros_like(array)
+                  for array, keep in zip(scaled, only, strict=True)]
+    combined = aggregate(scaled, how, None if names is None else calibrated_flags(names))
     return combined[:, None] * shares
+
+
+def exact_contributions(raws, scales, shares, how, names):
+    """The point-exact scorers' share of :func:`combine_contributions`, or None without one.
+
+    What the aggregate would be if every other scorer scored 0 (the exact
+    scorers' mean share under ``'mean'``, their own score under ``'max'``),
+    split over the features by ``shares``. The smoothed contributions are
+    kept at least this high point by point
+    (:func:`~fusionlab.detection.scoring.keep_exact`), so a scorer that
+    places an anomaly on its point is not spread by the smoothing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.ensemble import RobustScale, exact_contributions
+    >>> raws = [np.array([0.0, 6.0]), np.array([3.0, 0.0])]   # model, residual
+    >>> scales = [RobustScale(0.0, 1.0)] * 2
+    >>> shares = np.full((2, 1), 1.0)
+    >>> exact_contributions(raws, scales, shares, "mean",
+    ...                     ("reconstruction", "residual")).ravel().tolist()
+    [1.5, 0.0]
+    >>> exact_contributions(raws, scales, shares, "mean", ("reconstruction", "discord")) is None
+    True
+    """
+    flags = point_exact_flags(names)
+    if not any(flags):
+        return None
+    return combine_contributions(raws, scales, shares, how, names, only=flags)
 
 
 def square_scores(contributions):

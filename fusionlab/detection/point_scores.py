@@ -3,7 +3,9 @@
 The model's per-point errors (:func:`~fusionlab.detection.scoring.iter_point_errors`)
 and, with subsequence scorers, their raw scores, each on its robust scale,
 combined (:mod:`~fusionlab.detection.ensemble`), smoothed with isolated large
-values kept (:func:`~fusionlab.detection.scoring.smooth_errors`) and squared.
+values kept (:func:`~fusionlab.detection.scoring.smooth_errors`) and the
+point-exact scorers' share unsmoothed
+(:func:`~fusionlab.detection.scoring.keep_exact`), and squared.
 Rows sum to the point's score. The detector's ``score_samples``, ``explain``
 and ``detect`` read them; :mod:`fusionlab.distributed` scores many series
 through :func:`iter_contributions`, which shares the model calls.
@@ -15,6 +17,7 @@ import numpy as np
 
 from .ensemble import (
     combine_contributions,
+    exact_contributions,
     feature_shares,
     held_out_raw_scores,
     raw_scores,
@@ -22,7 +25,7 @@ from .ensemble import (
 )
 from .inputs import time_deltas
 from .models import time_aware
-from .scoring import iter_point_errors, smooth_errors
+from .scoring import iter_point_errors, keep_exact, smooth_errors
 
 __all__ = ["model_time_deltas", "iter_model_errors", "finish_contributions",
            "iter_contributions", "calibration_scores"]
@@ -69,12 +72,14 @@ def finish_contributions(detector, scaled, errors, raws=None):
         return smooth_errors(errors, detector.smoothing_width_, detector.peak_weight)
     if raws is None:
         raws = scorer_raw_scores(detector, scaled, errors)
+    shares = feature_shares(errors, detector.window_)
+    names = detector.scorer_names_ if getattr(detector, "calibrated_added_", False) else None
     smoothed = smooth_errors(
-        combine_contributions(raws, detector.scorer_scales_,
-                              feature_shares(errors, detector.window_), detector.combine_,
-                              detector.scorer_names_
-                              if getattr(detector, "calibrated_added_", False) else None),
+        combine_contributions(raws, detector.scorer_scales_, shares, detector.combine_, names),
         detector.smoothing_width_, detector.peak_weight)
+    if getattr(detector, "exact_kept_", False):
+        smoothed = keep_exact(smoothed, exact_contributions(
+            raws, detector.scorer_scales_, shares, detector.combine_, detector.scorer_names_))
     # Squared, as the model's squared error: the ranking is unchanged and
     # peak / threshold (the severity) keeps the meaning it has for errors.
     return square_scores(smoothed)

@@ -37,9 +37,11 @@ class ResidualScorer(BaseScorer):
     a duplicated sensor, scores as it breaks, not as its rounding moves).
 
     A window is scored by its centre point: the score of the point itself,
-    the window only places it. A single feature has no other to agree with:
-    it scores 0 everywhere, which leaves the detector's ranking as it would
-    be without this scorer.
+    the window only places it (``point_exact``: the detector's smoothing
+    leaves each point at least its share of this score, so a one-point
+    break of one sensor is not spread over its neighbours). A single
+    feature has no other to agree with: it scores 0 everywhere, which leaves
+    the detector's ranking as it would be without this scorer.
 
     Parameters
     ----------
@@ -63,6 +65,7 @@ class ResidualScorer(BaseScorer):
     """
 
     name = "residual"
+    point_exact = True
 
     def __init__(self, variance=0.9):
         self.variance = variance

@@ -53,6 +53,11 @@ class BaseScorer:
     #: (nats of surprise, 0 on normal data): not rescaled, and added to the
     #: aggregate of the others (:mod:`~fusionlab.detection.ensemble`).
     calibrated = False
+    #: True for a scorer whose score of a point is that point's own (the
+    #: window only places it): the smoothing does not spread it, each point
+    #: scoring at least its share of the aggregate unsmoothed
+    #: (:func:`~fusionlab.detection.scoring.keep_exact`).
+    point_exact = False
 
     def fit(self, values, window, seed=None):
         """Learn the training windows of ``values`` ``(n, f)``; return self."""

@@ -6,7 +6,9 @@
 - :func:`point_contributions` -- those errors divided by the number of
   features, so each row sums to the point's raw score;
 - :func:`smoothing_width` and :func:`smooth_errors` -- the centred moving
-  average with ``peak_weight`` that the detector applies to them.
+  average with ``peak_weight`` that the detector applies to them;
+  :func:`keep_exact` -- no point smoothed below the point-exact scorers'
+  share of its score.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "smoothing_width",
     "moving_average",
     "smooth_errors",
+    "keep_exact",
     "NON_FINITE_ERROR",
     "squared_errors",
     "predict_fixed_batch",
@@ -454,3 +457,28 @@ def smooth_errors(contributions, width, peak_weight=0.125):
     peak = peak_weight * contributions
     own = peak.sum(axis=1) > averaged.sum(axis=1)
     return np.where(own[:, None], peak, averaged)
+
+
+def keep_exact(smoothed, exact):
+    """``smoothed`` contributions, each row raised to ``exact``'s where that row sums higher.
+
+    ``exact`` holds the point-exact scorers' share of the unsmoothed
+    contributions (:func:`~fusionlab.detection.ensemble.exact_contributions`):
+    the smoothing may lower a point's score below it, never the point-exact
+    part, so a break that scorer places on one point keeps its height there
+    while the window scorers' evidence stays smoothed around it. Rows still
+    sum to the point's score. ``exact=None`` returns ``smoothed``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.scoring import keep_exact
+    >>> smoothed = np.array([[1.0, 1.0], [2.0, 2.0]])
+    >>> exact = np.array([[3.0, 0.0], [1.0, 0.0]])
+    >>> keep_exact(smoothed, exact).tolist()
+    [[3.0, 0.0], [2.0, 2.0]]
+    """
+    if exact is None:
+        return smoothed
+    own = exact.sum(axis=1) > smoothed.sum(axis=1)
+    return np.where(own[:, None], exact, smoothed)

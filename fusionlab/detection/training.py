@@ -21,7 +21,7 @@ from .windowing import WindowDataset, window_starts
 
 __all__ = ["TrainingSchedule", "TrainedModel", "training_windows", "training_stride",
            "window_datasets",
-           "train_model", "clean_windows", "fit_model"]
+           "compile_model", "train_model", "optimizer_start", "restart_model", "clean_windows", "fit_model"]
 
 
 @dataclass(frozen=True)
@@ -178,17 +178,27 @@ def window_datasets(scaled, window, horizon, schedule, starts=None, time_delta=N
     return train, valid
 
 
-def train_model(model, scaled, window, horizon, schedule, starts=None, time_delta=None):
+def compile_model(model, schedule):
+    """Compile ``model`` for training: Adam at the schedule's learning rate, mean squared error."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule.learning_rate), loss="mse"
+    )
+
+
+def train_model(model, scaled, window, horizon, schedule, starts=None, time_delta=None,
+                compile=True):
     """Compile ``model`` (Adam, mean squared error) and train it; return its history.
+
+    ``compile=False`` trains a model compiled before (:func:`restart_model`),
+    with the training steps it has traced.
 
     Returns
     -------
     dict
         ``History.history`` with plain float lists.
     """
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=schedule.learning_rate), loss="mse"
-    )
+    if compile:
+        compile_model(model, schedule)
     train, valid = window_datasets(scaled, window, horizon, schedule, starts, time_delta)
     history = model.fit(
         train,
@@ -198,6 +208,43 @@ def train_model(model, scaled, window, horizon, schedule, starts=None, time_delt
         verbose=schedule.verbose,
     )
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def optimizer_start(model):
+    """The compiled ``model``'s optimizer state before any step, or None if it cannot be read.
+
+    The optimizer is built on the model's weights here (its slots at their
+    initial values), so :func:`restart_model` can put them back.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not model.built:
+        return None
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    return [keras.ops.convert_to_numpy(variable) for variable in optimizer.variables]
+
+
+def restart_model(model, fresh, start):
+    """Put the trained ``model`` back to untrained: ``fresh``'s variables, the optimizer at ``start``.
+
+    ``fresh`` is a new model from the same builder, its weights (and random
+    seeds) drawn as they would be for a second model; ``start`` is
+    :func:`optimizer_start`'s record. ``model`` keeps its traced training
+    steps, which a second model would trace again (seconds per fit), and
+    trains as ``fresh`` would. Returns False, changing nothing, when the two
+    models' variables do not match (``fresh`` is then trained instead).
+    """
+    mine, theirs = model.variables, fresh.variables
+    slots = model.optimizer.variables
+    if (start is None or len(mine) != len(theirs) or len(slots) != len(start)
+            or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(mine, theirs, strict=True))
+            or any(tuple(v.shape) != np.shape(s) for v, s in zip(slots, start, strict=True))):
+        return False
+    for variable, value in zip(mine, theirs, strict=True):
+        variable.assign(value)
+    for variable, value in zip(slots, start, strict=True):
+        variable.assign(value)
+    return True
 
 
 def clean_windows(point_scores, contamination, starts, span):
@@ -241,7 +288,9 @@ def fit_model(build: Callable, scaled, window, schedule, *, deltas_for=None, rob
         covering the ``contamination`` share of highest-scoring points
         (:func:`clean_windows`; the first model is kept when it returns None).
         Raw errors pick them: smoothing would spend the budget on the widest
-        anomaly and let the model learn the short ones.
+        anomaly and let the model learn the short ones. The fresh model's
+        weights are trained in the first model's place
+        (:func:`restart_model`), which saves tracing its training steps again.
     contamination : float, default=0.05
     predict_batch_size : int, default=1024
         Windows per batch when the first model scores.
@@ -256,7 +305,10 @@ def fit_model(build: Callable, scaled, window, schedule, *, deltas_for=None, rob
     if n < span:
         raise ValueError(f"`X` has {n} rows, fewer than window + forecast horizon = {span}.")
     time_delta = None if deltas_for is None else deltas_for(model)
-    history = train_model(model, scaled, window, horizon, schedule, time_delta=time_delta)
+    compile_model(model, schedule)
+    start = optimizer_start(model) if robust else None
+    history = train_model(model, scaled, window, horizon, schedule, time_delta=time_delta,
+                          compile=False)
     left_out = 0
     if robust:
         scores = point_contributions(
@@ -266,8 +318,14 @@ def fit_model(build: Callable, scaled, window, schedule, *, deltas_for=None, rob
         starts, _ = training_windows(n, span, schedule, warn=False)
         clean = clean_windows(scores, contamination, starts, span)
         if clean is not None:
-            model, _ = build()
+            # A second model, its weights drawn afresh; trained in the first
+            # one's place, whose compiled steps it reuses.
+            fresh, _ = build()
+            restarted = restart_model(model, fresh, start)
+            if not restarted:
+                model = fresh
             history = train_model(model, scaled, window, horizon, schedule,
-                                  starts=starts[clean], time_delta=time_delta)
+                                  starts=starts[clean], time_delta=time_delta,
+                                  compile=not restarted)
             left_out = int(starts.size - clean.sum())
     return TrainedModel(model, horizon, history, left_out)

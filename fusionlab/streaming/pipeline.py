@@ -97,6 +97,9 @@ class Spec:
     #: Calibrated scorers added on top of the others (False: a detector
     #: fitted before that, which averaged them).
     calibrated_added: bool = True
+    #: No point smoothed below the point-exact scorers' share of its score
+    #: (False: a detector fitted before that, which smoothed it too).
+    exact_kept: bool = False
     capacity: int = field(init=False)
 
     def __post_init__(self):
@@ -116,7 +119,16 @@ class Spec:
                 "scales": [[s.median, s.iqr] for s in self.scales],
                 "smoothing_width": self.smoothing_width, "peak_weight": self.peak_weight,
                 "merge_gap": self.merge_gap, "finish": self.finish, "recon_rule": self.recon_rule,
-                "capacity": self.capacity}
+                "capacity": self.capacity,
+                # Only where it applies, so the states saved before it still fit.
+                **({"exact_kept": True} if self.keeps_exact else {})}
+
+    @property
+    def keeps_exact(self):
+        """True when a point-exact scorer's share is kept through the smoothing."""
+        from ..detection.ensemble import point_exact_flags
+
+        return bool(self.exact_kept and self.scales and any(point_exact_flags(self.scorer_names)))
 
     @property
     def span(self):
@@ -172,6 +184,7 @@ class Spec:
             queue=int(queue),
             point_error_level=float(getattr(detector, "point_error_level_", 0.0)),
             calibrated_added=bool(getattr(detector, "calibrated_added_", False)),
+            exact_kept=bool(getattr(detector, "exact_kept_", False)),
         )
 
 
@@ -232,9 +245,9 @@ class SeriesPipeline:
         self.errors = WindowErrors(f, length, spec.window if spec.horizon else 0)
         self.combiner = (Combiner(f, spec.window, spec.scorer_window, spec.scorer_names,
                                   spec.scales, spec.combine, spec.recon_rule, spec.peak_weight,
-                                  spec.calibrated_added)
+                                  spec.calibrated_added, spec.keeps_exact)
                          if spec.scales else None)
-        self.smoother = Smoother(spec.smoothing_width, spec.peak_weight, f)
+        self.smoother = Smoother(spec.smoothing_width, spec.peak_weight, f, spec.keeps_exact)
         self.events = EventTracker(spec.threshold, spec.feature_names, spec.merge_gap,
                                    spec.smoothing_width, spec.top_k, spec.model_id,
                                    spec.window, spec.max_event_length,

@@ -22,8 +22,9 @@ batch stage                    incremental counterpart
 ``ensemble`` combination       :class:`Combiner` -- the model's window error and
                                the scorers' scores, each robustly scaled, aggregated
                                and split over the features
-``smooth_errors``              :class:`Smoother` -- a centred average and the
-                               ``peak_weight`` rule
+``smooth_errors``,             :class:`Smoother` -- a centred average, the
+``keep_exact``                 ``peak_weight`` rule and the point-exact scorers'
+                               share kept
 =============================  =====================================================
 
 Every state is a handful of NumPy arrays and integers
@@ -378,10 +379,15 @@ class Combiner(_Stage):
         One per name, the detector's ``scorer_scales_``.
     how : str
         ``'mean'`` or ``'max'``.
+    keep_exact : bool, default=False
+        With a point-exact scorer among ``names``: each emitted row is
+        followed by the point-exact scorers' share of it
+        (:func:`~fusionlab.detection.ensemble.exact_contributions`), which
+        the :class:`Smoother` keeps (``2 * n_features`` columns).
     """
 
     def __init__(self, n_features, model_window, scorer_window, names, scales, how,
-                 recon_rule="average", peak_weight=0.0, add_calibrated=True):
+                 recon_rule="average", peak_weight=0.0, add_calibrated=True, keep_exact=False):
         from ..detection.ensemble import RECONSTRUCTION
 
         self.n_features = int(n_features)
@@ -398,9 +404,12 @@ class Combiner(_Stage):
         self._raw = _Queue(1)
         self._scores = _Queue(self.n_scorers)
         self.n_out = 0
-        from ..detection.ensemble import calibrated_flags
+        from ..detection.ensemble import calibrated_flags, point_exact_flags
 
         self.calibrated = calibrated_flags(self.names)
+        self.exact = point_exact_flags(self.names) if keep_exact else None
+        if self.exact is not None and not any(self.exact):
+            self.exact = None
         # Archives fitted before calibrated scorers were added on top averaged them.
         self.add_calibrated = bool(add_calibrated)
         self._located = []      # the calibrated scorers' raw scores of the rows emitted
@@ -433,10 +442,15 @@ class Combiner(_Stage):
         if scores.shape[0]:
             self._scores.put(self.centres.push(scores))
 
+    @property
+    def columns(self):
+        """Columns of the emitted rows: the contributions, then any point-exact share."""
+        return self.n_features * (1 if self.exact is None else 2)
+
     def emit(self):
         k = min(self._errors.rows.shape[0], self._scores.rows.shape[0])
         if k == 0:
-            return _empty(self.n_features)
+            return _empty(self.columns)
         return self._combine(self._errors.take(k), self._scores.take(k))
 
     def _combine(self, averaged, scorer_raws):
@@ -448,9 +462,9 @@ class Combiner(_Stage):
         for position in range(len(self.names)):
             raws.append(averaged[:, self.n_features] if position == self.recon_position
                         else next(others))
-        combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, self.scales,
-                                                                         strict=True)],
-                             self.how, self.calibrated if self.add_calibrated else None)
+        scaled = [scale.transform(raw) for raw, scale in zip(raws, self.scales, strict=True)]
+        added = self.calibrated if self.add_calibrated else None
+        combined = aggregate(scaled, self.how, added)
         located = located_scores(self.names, raws)
         if located is not None:
             self._located.append(located)
@@ -459,7 +473,14 @@ class Combiner(_Stage):
         with np.errstate(invalid="ignore", divide="ignore"):
             shares = np.where(total > 0, per_feature / np.where(total > 0, total, 1.0), even)
         self.n_out += combined.shape[0]
-        return combined[:, None] * shares
+        rows = combined[:, None] * shares
+        if self.exact is None:
+            return rows
+        # The point-exact scorers' share alone, as exact_contributions gives it.
+        exact = aggregate([array if keep else np.zeros_like(array)
+                           for array, keep in zip(scaled, self.exact, strict=True)],
+                          self.how, added)
+        return np.concatenate([rows, exact[:, None] * shares], axis=1)
 
     def take_located(self):
         """The calibrated scorers' raw scores of the rows emitted since the last call, or None."""
@@ -513,14 +534,20 @@ class Smoother(_Stage):
         1: contributions pass unchanged.
     peak_weight : float
     n_features : int
+    keep_exact : bool, default=False
+        The rows pushed hold ``2 * n_features`` columns: the contributions,
+        then the point-exact scorers' share of them (:class:`Combiner`); no
+        output row sums below that share
+        (:func:`~fusionlab.detection.scoring.keep_exact`).
     """
 
-    def __init__(self, width, peak_weight, n_features):
+    def __init__(self, width, peak_weight, n_features, keep_exact=False):
         self.width = int(width)
         self.peak_weight = float(peak_weight)
         self.n_features = int(n_features)
+        self.keep_exact = bool(keep_exact)
         self.average = CentredAverage(self.width, self.n_features) if self.width > 1 else None
-        self._raw = _Queue(self.n_features)
+        self._raw = _Queue(self.n_features * (2 if self.keep_exact else 1))
 
     @property
     def delay(self):
@@ -528,16 +555,25 @@ class Smoother(_Stage):
         return 0 if self.average is None else self.average.after
 
     def push(self, rows):
+        f = self.n_features
         if self.average is None:
-            return np.asarray(rows, dtype=np.float64)
+            rows = np.asarray(rows, dtype=np.float64)
+            return self._kept(rows, rows[:, :f])
         self._raw.put(rows)
-        return self._finish(self.average.push(rows))
+        return self._finish(self.average.push(rows[:, :f]))
 
     def _finish(self, averaged):
         raw = self._raw.take(averaged.shape[0])
-        peak = self.peak_weight * raw
+        peak = self.peak_weight * raw[:, : self.n_features]
         own = peak.sum(axis=1) > averaged.sum(axis=1)
-        return np.where(own[:, None], peak, averaged)
+        return self._kept(raw, np.where(own[:, None], peak, averaged))
+
+    def _kept(self, raw, smoothed):
+        if not self.keep_exact:
+            return smoothed
+        from ..detection.scoring import keep_exact
+
+        return keep_exact(smoothed, raw[:, self.n_features:])
 
     def flush(self):
         if self.average is None:
@@ -556,4 +592,5 @@ class Smoother(_Stage):
             return
         self.average.set_state(params["average"], {k[len("average."):]: v for k, v in
                                                    arrays.items() if k.startswith("average.")})
-        self._raw.rows = _check_array(arrays["raw_queue"], "raw_queue", (None, self.n_features))
+        self._raw.rows = _check_array(arrays["raw_queue"], "raw_queue",
+                                      (None, self._raw.rows.shape[1]))
