@@ -466,11 +466,20 @@ def test_a_one_point_break_of_one_sensor_scores_highest_at_its_point():
     x = factor[:, None] * np.array([1.0, 0.8, 1.2, 0.9]) + rng.normal(0, 0.05, (700, 4))
     broken = x.copy()
     broken[450, 1] += 1.0  # one point of one sensor, within the sensors' range
+    broken[696, 2] += 1.0  # and one in the last half scorer window
     detector = AnomalyDetector(model="conv_autoencoder", window=12, epochs=2, robust=False,
                                random_state=0).fit(x[:400])
     assert detector.exact_kept_ and "residual" in detector.scorer_names_
+    assert 696 > 700 - detector.scorer_window_ // 2
     scores = np.asarray(detector.score_samples(broken))
     assert int(np.argmax(scores)) == 450
-    detector.exact_kept_ = False  # as an archive fitted before: smoothed with the others
+    assert int(np.argmax(scores[650:])) == 46  # scored on its own point, not a window's
+    # As an archive fitted before: scored on window centres (the ends
+    # repeating the nearest) and smoothed with the others.
+    detector.exact_kept_ = False
     spread = np.asarray(detector.score_samples(broken))
-    assert scores[450] > spread[450] and np.all(scores >= spread)
+    assert scores[450] > spread[450]
+    inner = slice(detector.scorer_window_ + detector.smoothing_width_,
+                  -(detector.scorer_window_ + detector.smoothing_width_))
+    assert np.all(scores[inner] >= spread[inner])
+    assert scores[696] > 2 * spread[696]

@@ -85,6 +85,9 @@ def detectors(data):
                    .fit(train, timestamps=stamps[:240]), stamps),
         "forecast": (detector(model=forecast, window=16, scorers=("reconstruction",),
                               smoothing=0.02).fit(train), None),
+        # a point-exact scorer alone beside the model: no scorer windows at all
+        "pointwise": (detector(model="conv_autoencoder", window=16, model_params=small_conv,
+                               scorers=("reconstruction", "residual")).fit(train), None),
     }
     return fitted
 
@@ -131,7 +134,8 @@ def lazy(det, **kw):
 
 
 # ------------------------------------------------------------------ the key test
-@pytest.mark.parametrize("name", ["default", "smoothed", "lstm_max", "liquid", "forecast"])
+@pytest.mark.parametrize("name", ["default", "smoothed", "lstm_max", "liquid", "forecast",
+                                  "pointwise"])
 @pytest.mark.parametrize("chunk", [1, 7, 100])
 def test_final_scores_and_events_equal_the_batch_detector(detectors, data, name, chunk):
     det, stamps = detectors[name]

@@ -45,7 +45,7 @@ from .scoring import moving_average, smooth_errors
 
 __all__ = ["RECONSTRUCTION", "RobustScale", "AGGREGATORS", "aggregate", "check_scorers",
            "calibrated_flags", "point_exact_flags", "fit_scales", "located_scores",
-           "fit_scorers", "raw_scores", "feature_shares", "combine_contributions",
+           "fit_scorers", "scorer_scores", "raw_scores", "feature_shares", "combine_contributions",
            "exact_contributions",
            "square_scores", "MAX_COMBINED_SCORE", "held_out_raw_scores",
            "HELD_OUT_MIN_WINDOWS"]
@@ -274,14 +274,29 @@ def fit_scorers(names, scaled, window=None, *, min_window=8, seed=None):
             for name in names if name != RECONSTRUCTION], window
 
 
-def raw_scores(names, scorers, reconstruction, scaled, model_window, peak_weight=0.125):
+def scorer_scores(scorer, values, points=True):
+    """A fitted scorer's raw score of every point of ``values``.
+
+    A point-exact scorer (``point_exact``) scores each point on its own
+    (``score_points``) when ``points``; any other, or with ``points=False``
+    (a detector fitted before point-exact scorers scored every point), its
+    windows' scores on their centre points (``score``).
+    """
+    if points and getattr(scorer, "point_exact", False):
+        return scorer.score_points(values)
+    return scorer.score(values)
+
+
+def raw_scores(names, scorers, reconstruction, scaled, model_window, peak_weight=0.125,
+               points=True):
     """One raw score array per name: the window errors of the model, then each scorer's.
 
     ``reconstruction`` is the model's per-point, per-feature error; its
     window error is the moving average of the point errors over
     ``model_window``, an isolated large error keeping ``peak_weight`` of
     itself (:func:`~fusionlab.detection.scoring.smooth_errors`), so a
-    far-out point still scores highest where it is.
+    far-out point still scores highest where it is. The scorers score as
+    :func:`scorer_scores` says (``points``).
     """
     fitted = iter(scorers)
     out = []
@@ -290,7 +305,7 @@ def raw_scores(names, scorers, reconstruction, scaled, model_window, peak_weight
             total = reconstruction.sum(axis=1)[:, None]
             out.append(smooth_errors(total, model_window, peak_weight)[:, 0])
         else:
-            out.append(next(fitted).score(scaled))
+            out.append(scorer_scores(next(fitted), scaled, points))
     return out
 
 
@@ -343,8 +358,9 @@ def held_out_raw_scores(names, scorers, raws, scaled, window, seed=None):
         if name == RECONSTRUCTION:
             continue
         scorer = next(fitted)
-        parts = [type(scorer)(**scorer._params()).fit(scaled[fit_on], window, seed=seed)
-                 .score(scaled[score_on])
+        parts = [scorer_scores(type(scorer)(**scorer._params()).fit(scaled[fit_on], window,
+                                                                    seed=seed),
+                               scaled[score_on])
                  for fit_on, score_on in ((second, first), (first, second))]
         held[position] = np.concatenate(parts)
     return held

@@ -62,8 +62,11 @@ def iter_model_errors(detector, prepared, batch_size=None):
 
 def scorer_raw_scores(detector, scaled, errors):
     """Raw score arrays of the fitted scorers, in the order of ``scorer_names_``."""
+    # Detectors fitted before point-exact scorers scored every point (and kept
+    # their share through the smoothing) score them on window centres.
     return raw_scores(detector.scorer_names_, detector.scorers_, errors, scaled,
-                      detector.window_, detector.peak_weight)
+                      detector.window_, detector.peak_weight,
+                      points=getattr(detector, "exact_kept_", False))
 
 
 def finish_contributions(detector, scaled, errors, raws=None):

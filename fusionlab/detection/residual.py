@@ -62,6 +62,11 @@ class ResidualScorer(BaseScorer):
     True
     >>> float(ResidualScorer().fit(x[:, :1], 20).score(x[:, :1]).max())
     0.0
+    >>> late = x.copy()
+    >>> late[795, 1] = -late[795, 1]                # in the last half window
+    >>> scorer = ResidualScorer().fit(x, 20)
+    >>> int(np.argmax(scorer.score_points(late)))
+    795
     """
 
     name = "residual"
@@ -136,6 +141,22 @@ class ResidualScorer(BaseScorer):
         standard = (points - self.mean_) / self.scale_ * self.active_
         residual = _without_rounding(standard - standard @ self.components_.T @ self.components_)
         return (residual / self.residual_scale_) ** 2 * self.active_
+
+    def score_points(self, values):
+        """Score of every point of ``values`` ``(n, f)`` on its own values, the ends included.
+
+        :meth:`score` gives each window's centre point's score to that
+        point and repeats the first and last at the half windows of the
+        ends; here each of those points is scored too, as the detector
+        scores with this scorer (``point_exact``).
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2 or values.shape[1] != self.n_features_:
+            raise ValueError(f"`values` must have {self.n_features_} feature(s); received "
+                             f"shape {values.shape}.")
+        return self._parts(values).sum(axis=1)
 
     def _score(self, windows):
         return self._parts(windows[:, self.window_ // 2, :]).sum(axis=1)

@@ -503,7 +503,8 @@ class StreamingDetector:
             if not due and batcher.n_model < self.batch_size:
                 break
             model_results, scorer_results = batcher.run(
-                spec.detector.model_, spec.scorers, spec.window, spec.horizon, force=due)
+                spec.detector.model_, spec.window_scorers, spec.window, spec.horizon,
+                force=due)
             for key, starts, squared in model_results:
                 self._series[key].pipeline.add_model_errors(starts, squared)
                 self._dirty.add(key)
@@ -693,7 +694,8 @@ class StreamingDetector:
         for key, starts, windows in list(self._batcher.scorer_jobs):
             if key == series_id:
                 pipeline.add_scorer_scores(
-                    starts, np.column_stack([window_scores(s, windows) for s in spec.scorers]))
+                    starts, np.column_stack([window_scores(s, windows)
+                                             for s in spec.window_scorers]))
 
     # ---------------------------------------------------------------- refit
     def _start_refit(self, entry, reason, result):

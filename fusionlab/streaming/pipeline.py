@@ -125,10 +125,25 @@ class Spec:
 
     @property
     def keeps_exact(self):
-        """True when a point-exact scorer's share is kept through the smoothing."""
+        """True when point-exact scorers score every point and keep their share unsmoothed."""
         from ..detection.ensemble import point_exact_flags
 
         return bool(self.exact_kept and self.scales and any(point_exact_flags(self.scorer_names)))
+
+    @property
+    def pointwise(self):
+        """One bool per subsequence scorer: True for one that scores each point as it arrives."""
+        keeps = self.keeps_exact
+        return [keeps and bool(getattr(scorer, "point_exact", False)) for scorer in self.scorers]
+
+    @property
+    def window_scorers(self):
+        """The scorers scored on windows (the others score points: :attr:`pointwise`)."""
+        return [s for s, points in zip(self.scorers, self.pointwise, strict=True) if not points]
+
+    @property
+    def point_scorers(self):
+        return [s for s, points in zip(self.scorers, self.pointwise, strict=True) if points]
 
     @property
     def span(self):
@@ -245,7 +260,7 @@ class SeriesPipeline:
         self.errors = WindowErrors(f, length, spec.window if spec.horizon else 0)
         self.combiner = (Combiner(f, spec.window, spec.scorer_window, spec.scorer_names,
                                   spec.scales, spec.combine, spec.recon_rule, spec.peak_weight,
-                                  spec.calibrated_added, spec.keeps_exact)
+                                  spec.calibrated_added, spec.keeps_exact, spec.pointwise)
                          if spec.scales else None)
         self.smoother = Smoother(spec.smoothing_width, spec.peak_weight, f, spec.keeps_exact)
         self.events = EventTracker(spec.threshold, spec.feature_names, spec.merge_gap,
@@ -294,6 +309,10 @@ class SeriesPipeline:
         self.values.append(scaled)
         self.n += scaled.shape[0]
         self.errors.add_points(scaled.shape[0])
+        if self.combiner is not None and self.combiner.n_point:
+            # Point-exact scorers score each point as it arrives, on the kept values.
+            self.combiner.push_point_scores(np.column_stack(
+                [scorer.score_points(scaled) for scorer in spec.point_scorers]))
 
     def _time_deltas(self, stamps, k):
         """Time before each new point over ``time_scale`` (1 for the first, or without stamps)."""
@@ -342,7 +361,7 @@ class SeriesPipeline:
 
     def scorer_windows(self):
         """``(starts, windows)`` (float64) of the scorers' windows not handed out yet."""
-        if self.combiner is None:
+        if self.combiner is None or not self.combiner.n_window:
             return None
         w = self.spec.scorer_window
         last = self.n - w

@@ -384,10 +384,15 @@ class Combiner(_Stage):
         followed by the point-exact scorers' share of it
         (:func:`~fusionlab.detection.ensemble.exact_contributions`), which
         the :class:`Smoother` keeps (``2 * n_features`` columns).
+    pointwise : sequence of bool, optional
+        One per subsequence scorer (``names`` without the model's): True for
+        one that scores each point as it arrives (:meth:`push_point_scores`)
+        rather than windows (:meth:`push_window_scores`). Default: none.
     """
 
     def __init__(self, n_features, model_window, scorer_window, names, scales, how,
-                 recon_rule="average", peak_weight=0.0, add_calibrated=True, keep_exact=False):
+                 recon_rule="average", peak_weight=0.0, add_calibrated=True, keep_exact=False,
+                 pointwise=None):
         from ..detection.ensemble import RECONSTRUCTION
 
         self.n_features = int(n_features)
@@ -398,11 +403,19 @@ class Combiner(_Stage):
         self.peak_weight = float(peak_weight)
         self.recon_position = self.names.index(RECONSTRUCTION)
         self.n_scorers = len(self.names) - 1
+        self.pointwise = ([False] * self.n_scorers if pointwise is None
+                          else [bool(p) for p in pointwise])
+        if len(self.pointwise) != self.n_scorers:
+            raise ValueError(f"`pointwise` must hold one flag per scorer ({self.n_scorers}); "
+                             f"received {len(self.pointwise)}.")
+        self.n_point = sum(self.pointwise)
+        self.n_window = self.n_scorers - self.n_point
         self.average = CentredAverage(model_window, self.n_features + 1)
-        self.centres = WindowCentres(scorer_window, self.n_scorers)
+        self.centres = WindowCentres(scorer_window, self.n_window)
         self._errors = _Queue(self.n_features + 1)
         self._raw = _Queue(1)
-        self._scores = _Queue(self.n_scorers)
+        self._scores = _Queue(self.n_window)
+        self._points = _Queue(self.n_point)
         self.n_out = 0
         from ..detection.ensemble import calibrated_flags, point_exact_flags
 
@@ -438,9 +451,14 @@ class Combiner(_Stage):
         self._errors.put(averaged)
 
     def push_window_scores(self, scores):
-        """The scorers' raw scores ``(k, n_scorers)`` of the next windows."""
+        """The window scorers' raw scores ``(k, n_window)`` of the next windows."""
         if scores.shape[0]:
             self._scores.put(self.centres.push(scores))
+
+    def push_point_scores(self, scores):
+        """The point scorers' raw scores ``(k, n_point)`` of the next points."""
+        if scores.shape[0]:
+            self._points.put(np.asarray(scores, dtype=np.float64).reshape(-1, self.n_point))
 
     @property
     def columns(self):
@@ -448,10 +466,23 @@ class Combiner(_Stage):
         return self.n_features * (1 if self.exact is None else 2)
 
     def emit(self):
-        k = min(self._errors.rows.shape[0], self._scores.rows.shape[0])
+        k = self._errors.rows.shape[0]
+        if self.n_window:
+            k = min(k, self._scores.rows.shape[0])
+        if self.n_point:
+            k = min(k, self._points.rows.shape[0])
         if k == 0:
             return _empty(self.columns)
-        return self._combine(self._errors.take(k), self._scores.take(k))
+        windowed, pointed = self._scores.take(k), self._points.take(k)
+        if not self.n_point:
+            return self._combine(self._errors.take(k), windowed)
+        # Back into the order of the scorers.
+        scorer_raws = np.empty((k, self.n_scorers))
+        flags = np.asarray(self.pointwise, dtype=bool)
+        if self.n_window:
+            scorer_raws[:, ~flags] = windowed
+        scorer_raws[:, flags] = pointed
+        return self._combine(self._errors.take(k), scorer_raws)
 
     def _combine(self, averaged, scorer_raws):
         from ..detection.ensemble import aggregate, located_scores
@@ -505,6 +536,8 @@ class Combiner(_Stage):
         arrays["errors_queue"] = self._errors.rows
         arrays["scores_queue"] = self._scores.rows
         arrays["raw_queue"] = self._raw.rows
+        if self.n_point:
+            arrays["points_queue"] = self._points.rows
         return params, arrays
 
     def set_state(self, params, arrays):
@@ -516,8 +549,13 @@ class Combiner(_Stage):
         self._errors.rows = _check_array(arrays["errors_queue"], "errors_queue",
                                          (None, self.n_features + 1))
         self._scores.rows = _check_array(arrays["scores_queue"], "scores_queue",
-                                         (None, self.n_scorers))
+                                         (None, self.n_window))
         self._raw.rows = _check_array(arrays["raw_queue"], "raw_queue", (None, 1))
+        if self.n_point:
+            if "points_queue" not in arrays:
+                raise ValueError("state `points_queue` is missing.")
+            self._points.rows = _check_array(arrays["points_queue"], "points_queue",
+                                             (None, self.n_point))
 
 
 class Smoother(_Stage):

@@ -175,7 +175,7 @@ def score_now(pipeline, spec, batch_size):
     windows = pipeline.scorer_windows()
     if windows is not None:
         starts, w = windows
-        scores = np.column_stack([window_scores(s, w) for s in spec.scorers])
+        scores = np.column_stack([window_scores(s, w) for s in spec.window_scorers])
         pipeline.add_scorer_scores(starts, scores)
 
 
