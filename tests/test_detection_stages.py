@@ -192,18 +192,42 @@ def test_the_robust_second_model_reuses_the_first_ones_compiled_steps(monkeypatc
 
     reused = fit()
     assert reused.model is first[0] and reused.n_windows_left_out > 0
-    restart = training.restart_model
     monkeypatch.setattr(training, "restart_model", lambda *args: False)
     fresh = fit()
     assert fresh.model is first[1]
     np.testing.assert_allclose(reused.history["loss"], fresh.history["loss"], rtol=1e-2)
     for a, b in zip(reused.model.get_weights(), fresh.model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=0.02)
+
+
+def test_restart_model_puts_back_fresh_weights_and_the_first_optimizer_state():
+    from fusionlab.detection.training import (
+        compile_model,
+        optimizer_start,
+        restart_model,
+    )
+
+    model, _ = make_model("conv_autoencoder", 20, 1, TINY_CONV)
+    schedule = TrainingSchedule(epochs=1, learning_rate=0.01)
+    compile_model(model, schedule)
+    start = optimizer_start(model)
+    x = np.random.default_rng(0).normal(size=(64, 20, 1)).astype("float32")
+    model.fit(x, x, epochs=2, verbose=0)
+    slots = model.optimizer.variables
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) > 0
+    fresh, _ = make_model("conv_autoencoder", 20, 1, TINY_CONV)
+    assert restart_model(model, fresh, start)
+    for a, b in zip(model.get_weights(), fresh.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for variable, value in zip(slots, start, strict=True):  # step 0, zero moments, the rate
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
     # A model whose variables do not match is left as it is.
     other, _ = make_model("conv_autoencoder", 20, 2, TINY_CONV)
-    before = [w.copy() for w in reused.model.get_weights()]
-    assert not restart(reused.model, other, training.optimizer_start(reused.model))
-    for a, b in zip(reused.model.get_weights(), before, strict=True):
+    model.fit(x, x, epochs=1, verbose=0)
+    before = [w.copy() for w in model.get_weights()]
+    assert not restart_model(model, other, start)
+    for a, b in zip(model.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -456,7 +456,7 @@ def test_a_point_exact_scorer_is_not_spread_by_the_smoothing():
     kept = keep_exact(smoothed, exact)[:, 0]
     assert kept[4] == 3.0 and kept[3] == kept[5] == 1.0  # the point keeps its height
     assert exact_contributions(raws, scales, shares, "mean", names[:2] + ("isolation",)) is None
-    with pytest.raises(ValueError, match="one flag per score array|zip"):
+    with pytest.raises(ValueError, match=r"`only` must hold one flag per score array \(3\)"):
         combine_contributions(raws, scales, shares, names=names, only=[True])
 
 

@@ -217,6 +217,13 @@ def test_delay_says_when_scores_become_final(detectors, data):
     assert final.size == 200 - sd.delay
     expected_delay = (det.window_ - 1) + (det.smoothing_width_ - 1 - det.smoothing_width_ // 2)
     assert sd.delay == expected_delay
+    # A point scorer's scores are known at once: the model's window sets the delay.
+    det, _ = detectors["pointwise"]
+    sd = StreamingDetector(det, max_delay_ms=0)
+    final = final_scores(sd.update("s", data[:200]), "s")
+    w, s = det.window_, det.smoothing_width_
+    assert sd.delay == (w - 1) + (w - 1 - w // 2) + (s - 1 - s // 2)
+    assert final.size == 200 - sd.delay
 
 
 def test_interim_scores_are_those_of_the_series_ending_now(detectors, data):
@@ -319,8 +326,9 @@ def test_an_unconfirmed_interim_alert_is_withdrawn():
 
 
 # ---------------------------------------------------------------------- state
-def test_snapshot_restore_round_trips_the_whole_state(detectors, data, tmp_path):
-    det, _ = detectors["default"]
+@pytest.mark.parametrize("name", ["default", "pointwise"])
+def test_snapshot_restore_round_trips_the_whole_state(detectors, data, tmp_path, name):
+    det, _ = detectors[name]
     stamps = pd.date_range("2024-01-01", periods=N, freq="min", tz="Europe/Paris")
     sd = StreamingDetector(det, batch_size=32, max_delay_ms=1e9,
                            alarm_policy=AlarmPolicy(min_severity="low"), drift=True)
@@ -359,6 +367,8 @@ def test_snapshot_restore_round_trips_the_whole_state(detectors, data, tmp_path)
     assert_scores(joined, det.score_samples(data, timestamps=stamps), det.threshold_)
     with pytest.raises(ValueError, match="another detector.*differs in"):
         StreamingDetector.restore(state, arrays, detectors["smoothed"][0])
+    if name == "pointwise":  # the point scores waiting for the model's are state too
+        assert any(key.endswith("combiner.points_queue") for key in arrays)
     with pytest.raises(ValueError, match="does not hold its detector"):
         StreamingDetector.restore(state, arrays)
     with_model = StreamingDetector.restore(*sd.snapshot(include_detector=True))
@@ -402,8 +412,9 @@ def test_a_long_event_is_split_at_max_event_length(detectors):
 
 
 # ------------------------------------------------------------------ score()
-def test_score_has_no_side_effects(detectors, data):
-    det, _ = detectors["lstm_max"]
+@pytest.mark.parametrize("name", ["lstm_max", "pointwise"])
+def test_score_has_no_side_effects(detectors, data, name):
+    det, _ = detectors[name]
     sd = lazy(det)
     head = stream(sd, "s", data[:200], chunk=9, flush=False)
     before = sd.snapshot()

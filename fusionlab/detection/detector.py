@@ -234,10 +234,11 @@ class AnomalyDetector(BaseDetector):
         others' aggregate; False for an archive fitted before that, which
         averaged them with the others.
     exact_kept_ : bool
-        True: no point is smoothed below the point-exact scorers' share of
-        its score (``'residual'``;
-        :func:`~fusionlab.detection.scoring.keep_exact`); False for an
-        archive fitted before that, which smoothed them with the others.
+        True: point-exact scorers (``'residual'``) score every point on its
+        own values and no point is smoothed below their share of its score
+        (:func:`~fusionlab.detection.scoring.keep_exact`); False for an
+        archive fitted before that, which scored them on window centres and
+        smoothed them with the others.
     scorers_ : list of BaseScorer
         The fitted subsequence scorers (empty with the model's error alone).
     scorer_window_ : int or None

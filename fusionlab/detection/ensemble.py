@@ -387,6 +387,9 @@ def combine_contributions(raws, scales, shares, how="mean", names=None, only=Non
     """
     scaled = [scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)]
     if only is not None:
+        if len(only) != len(scaled):
+            raise ValueError(f"`only` must hold one flag per score array ({len(scaled)}); "
+                             f"received {len(only)}.")
         scaled = [array if keep else np.zeros_like(array)
                   for array, keep in zip(scaled, only, strict=True)]
     combined = aggregate(scaled, how, None if names is None else calibrated_flags(names))

@@ -19,6 +19,9 @@ Every scorer has the same small interface, so one is easily swapped or added
 - ``score_parts(values)`` -- that score and, for a scorer that can tell
   which points of a window are unusual, their per-point, per-feature share
   of it (``None`` otherwise): what locates an event's bounds;
+- for a *point-exact* scorer (``point_exact = True``: the residual scorer),
+  ``score_points(values)`` -- every point scored on its own values, the
+  ends included, which the detector uses instead of ``score``;
 - ``get_state()`` / ``from_state(params, arrays)`` -- JSON parameters and
   NumPy arrays, what an archive stores (nothing pickled).
 

@@ -127,8 +127,9 @@ FITTED = {
     # of the others' aggregate averaged them with the others.
     "calibrated_added_": ("calibrated_added_", bool,
                           lambda v: check_bool(v, "calibrated_added_"), False),
-    # Archives written before the point-exact scorers' share was kept through
-    # the smoothing smoothed it with the others.
+    # Archives written before point-exact scorers scored every point and kept
+    # their share through the smoothing scored them on window centres and
+    # smoothed them with the others.
     "exact_kept_": ("exact_kept_", bool, lambda v: check_bool(v, "exact_kept_"), False),
 }
 #: Prefix of the subsequence scorers' arrays in an archive: ``scorer<i>.<name>``.

@@ -20,8 +20,8 @@ from .scoring import point_contributions
 from .windowing import WindowDataset, window_starts
 
 __all__ = ["TrainingSchedule", "TrainedModel", "training_windows", "training_stride",
-           "window_datasets",
-           "compile_model", "train_model", "optimizer_start", "restart_model", "clean_windows", "fit_model"]
+           "window_datasets", "compile_model", "train_model", "optimizer_start",
+           "restart_model", "clean_windows", "fit_model"]
 
 
 @dataclass(frozen=True)
@@ -186,18 +186,18 @@ def compile_model(model, schedule):
 
 
 def train_model(model, scaled, window, horizon, schedule, starts=None, time_delta=None,
-                compile=True):
-    """Compile ``model`` (Adam, mean squared error) and train it; return its history.
+                compiled=False):
+    """Train ``model`` on windows of ``scaled``, compiled first (:func:`compile_model`); its history.
 
-    ``compile=False`` trains a model compiled before (:func:`restart_model`),
-    with the training steps it has traced.
+    ``compiled=True`` trains a model compiled before as it is (after
+    :func:`restart_model`), with the training steps it has traced.
 
     Returns
     -------
     dict
         ``History.history`` with plain float lists.
     """
-    if compile:
+    if not compiled:
         compile_model(model, schedule)
     train, valid = window_datasets(scaled, window, horizon, schedule, starts, time_delta)
     history = model.fit(
@@ -211,10 +211,22 @@ def train_model(model, scaled, window, horizon, schedule, starts=None, time_delt
 
 
 def optimizer_start(model):
-    """The compiled ``model``'s optimizer state before any step, or None if it cannot be read.
+    """The compiled ``model``'s optimizer state now, to put back with :func:`restart_model`.
 
-    The optimizer is built on the model's weights here (its slots at their
-    initial values), so :func:`restart_model` can put them back.
+    Called before the first training step, it records the optimizer's
+    initial state: the optimizer is built on the model's weights here, so
+    its slots exist (at their initial values) to be recorded.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Compiled and built.
+
+    Returns
+    -------
+    list of ndarray or None
+        One value per optimizer variable (step count, learning rate, slots);
+        None for a model without an optimizer or not built.
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not model.built:
@@ -227,18 +239,37 @@ def optimizer_start(model):
 def restart_model(model, fresh, start):
     """Put the trained ``model`` back to untrained: ``fresh``'s variables, the optimizer at ``start``.
 
-    ``fresh`` is a new model from the same builder, its weights (and random
-    seeds) drawn as they would be for a second model; ``start`` is
-    :func:`optimizer_start`'s record. ``model`` keeps its traced training
-    steps, which a second model would trace again (seconds per fit), and
-    trains as ``fresh`` would. Returns False, changing nothing, when the two
-    models' variables do not match (``fresh`` is then trained instead).
+    ``model`` keeps its traced training steps, which a second model would
+    trace again (seconds per fit), and trains as ``fresh`` would. Only the
+    variables Keras tracks are put back (weights, random seeds, optimizer
+    state), as for any Keras model.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Trained, compiled with the optimizer ``start`` was read from.
+    fresh : keras.Model
+        A new model from the same builder, its weights (and random seeds)
+        drawn as they would be for a second model.
+    start : list of ndarray or None
+        :func:`optimizer_start`'s record.
+
+    Returns
+    -------
+    bool
+        False, changing nothing, when the two models' variables (or the
+        optimizer's and ``start``) differ in number, shape or dtype:
+        ``fresh`` is then trained instead.
     """
     mine, theirs = model.variables, fresh.variables
     slots = model.optimizer.variables
+
+    def same(a, b):
+        return tuple(a.shape) == tuple(b.shape) and np.dtype(a.dtype) == np.dtype(b.dtype)
+
     if (start is None or len(mine) != len(theirs) or len(slots) != len(start)
-            or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(mine, theirs, strict=True))
-            or any(tuple(v.shape) != np.shape(s) for v, s in zip(slots, start, strict=True))):
+            or not all(same(a, b) for a, b in zip(mine, theirs, strict=True))
+            or not all(same(v, np.asarray(s)) for v, s in zip(slots, start, strict=True))):
         return False
     for variable, value in zip(mine, theirs, strict=True):
         variable.assign(value)
@@ -308,7 +339,7 @@ def fit_model(build: Callable, scaled, window, schedule, *, deltas_for=None, rob
     compile_model(model, schedule)
     start = optimizer_start(model) if robust else None
     history = train_model(model, scaled, window, horizon, schedule, time_delta=time_delta,
-                          compile=False)
+                          compiled=True)
     left_out = 0
     if robust:
         scores = point_contributions(
@@ -326,6 +357,6 @@ def fit_model(build: Callable, scaled, window, schedule, *, deltas_for=None, rob
                 model = fresh
             history = train_model(model, scaled, window, horizon, schedule,
                                   starts=starts[clean], time_delta=time_delta,
-                                  compile=not restarted)
+                                  compiled=restarted)
             left_out = int(starts.size - clean.sum())
     return TrainedModel(model, horizon, history, left_out)

@@ -11,7 +11,8 @@ holds one series' state and runs the stages in the detector's order:
 2. the model's windows (cut here, scored by the caller with those of other
    series, :mod:`~fusionlab.streaming.batching`), their squared errors
    accumulated per point (:class:`~fusionlab.streaming.stages.WindowErrors`);
-3. with subsequence scorers, their window scores and the ensemble
+3. with subsequence scorers, their window scores (a point-exact scorer's
+   point scores, as the points arrive) and the ensemble
    (:class:`~fusionlab.streaming.stages.Combiner`);
 4. the score smoothing (:class:`~fusionlab.streaming.stages.Smoother`);
 5. events (:class:`~fusionlab.streaming.events.EventTracker`).
@@ -100,9 +101,21 @@ class Spec:
     #: No point smoothed below the point-exact scorers' share of its score
     #: (False: a detector fitted before that, which smoothed it too).
     exact_kept: bool = False
+    #: One bool per subsequence scorer: True for a point-exact scorer that
+    #: scores each point as it arrives (with ``exact_kept``), not windows.
+    pointwise: list = field(init=False)
     capacity: int = field(init=False)
 
     def __post_init__(self):
+        from ..detection.ensemble import point_exact_flags
+
+        keeps = bool(self.exact_kept and self.scales and any(point_exact_flags(self.scorer_names)))
+        self.pointwise = [keeps and bool(getattr(scorer, "point_exact", False))
+                          for scorer in self.scorers]
+        #: The scorers scored on windows, and those scored on points.
+        self.window_scorers = [s for s, p in zip(self.scorers, self.pointwise, strict=True)
+                               if not p]
+        self.point_scorers = [s for s, p in zip(self.scorers, self.pointwise, strict=True) if p]
         # The values kept: an open event, the context on both sides of its
         # core, the points not final yet and the windows waiting.
         self.scale = row_scaler(self.scaler)
@@ -126,24 +139,7 @@ class Spec:
     @property
     def keeps_exact(self):
         """True when point-exact scorers score every point and keep their share unsmoothed."""
-        from ..detection.ensemble import point_exact_flags
-
-        return bool(self.exact_kept and self.scales and any(point_exact_flags(self.scorer_names)))
-
-    @property
-    def pointwise(self):
-        """One bool per subsequence scorer: True for one that scores each point as it arrives."""
-        keeps = self.keeps_exact
-        return [keeps and bool(getattr(scorer, "point_exact", False)) for scorer in self.scorers]
-
-    @property
-    def window_scorers(self):
-        """The scorers scored on windows (the others score points: :attr:`pointwise`)."""
-        return [s for s, points in zip(self.scorers, self.pointwise, strict=True) if not points]
-
-    @property
-    def point_scorers(self):
-        return [s for s, points in zip(self.scorers, self.pointwise, strict=True) if points]
+        return any(self.pointwise)
 
     @property
     def span(self):
@@ -156,7 +152,9 @@ class Spec:
         errors = (self.horizon if self.horizon else self.window) - 1
         if self.scales:
             model_avg = self.window - 1 - self.window // 2
-            scorer = self.scorer_window - 1 - self.scorer_window // 2
+            # A point scorer's score is known as the point arrives.
+            scorer = (self.scorer_window - 1 - self.scorer_window // 2
+                      if self.window_scorers else 0)
             errors = max(errors + model_avg, scorer)
         if self.smoothing_width > 1:
             errors += self.smoothing_width - 1 - self.smoothing_width // 2

@@ -339,7 +339,8 @@ class WindowCentres(_Stage):
         self.n_windows = _check_count(params["n_windows"], "n_windows")
         self.n_out = _check_count(params["n_out"], "n_out")
         last = _check_array(arrays["last"], "last", ndim=1)
-        self._last = last if last.size == self.columns else None
+        # No columns (every scorer scores points): no window row is kept.
+        self._last = last if self.n_windows and last.size == self.columns else None
         if (self._last is None) != (self.n_windows == 0):
             raise ValueError("state `last` must hold one row once windows were pushed.")
 
@@ -366,9 +367,10 @@ class Combiner(_Stage):
     :func:`~fusionlab.detection.ensemble.combine_contributions`: the model's
     point contributions are averaged over the model's window (their sum
     giving the reconstruction scorer's raw score, each feature's average its
-    share); the subsequence scorers' window scores go to their centre
-    points; each raw score is put on its robust scale, the scales aggregated
-    (``how``) and the result split over the features by the shares.
+    share); the window scorers' scores go to their windows' centre points,
+    the point scorers' (``pointwise``) to their points; each raw score is
+    put on its robust scale, the scales aggregated (``how``) and the result
+    split over the features by the shares.
 
     Parameters
     ----------

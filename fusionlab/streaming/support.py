@@ -43,8 +43,9 @@ class StreamingUnsupportedError(ValueError):
 
 _KNOWN_COMBINE = ("mean", "max")
 #: Subsequence scorers the stages follow: scorer name -> class name. Each
-#: gives every window one score from that window alone (to its centre); a
-#: scorer scored otherwise (per point, another class) is refused.
+#: gives every window one score from that window alone (to its centre), or
+#: (the point-exact residual) every point one from that point alone; a
+#: scorer of another class is refused.
 _KNOWN_SCORERS = {"discord": "DiscordScorer", "isolation": "IsolationScorer",
                   "flatness": "FlatnessScorer", "residual": "ResidualScorer"}
 
@@ -78,8 +79,8 @@ def _check_config(detector):
             if _KNOWN_SCORERS.get(name) != type(scorer).__name__:
                 raise StreamingUnsupportedError(
                     f"The detector uses the {name!r} scorer ({type(scorer).__name__}); "
-                    f"streaming follows {sorted(_KNOWN_SCORERS)} only (each window scored on "
-                    "its own). Fit the detector with scorers=('reconstruction', "
+                    f"streaming follows {sorted(_KNOWN_SCORERS)} only (each window or point "
+                    "scored on its own). Fit the detector with scorers=('reconstruction', "
                     f"{', '.join(repr(n) for n in sorted(_KNOWN_SCORERS))}) or a subset.")
 
 
