@@ -170,10 +170,7 @@ def calibrated_flags(names):
     >>> calibrated_flags(("reconstruction", "discord", "flatness"))
     [False, False, True]
     """
-    from .scorers import SCORERS
-
-    return [name != RECONSTRUCTION and bool(getattr(SCORERS.get(name), "calibrated", False))
-            for name in names]
+    return _class_flags(names, "calibrated")
 
 
 def point_exact_flags(names):
@@ -185,9 +182,14 @@ def point_exact_flags(names):
     >>> point_exact_flags(("reconstruction", "discord", "residual"))
     [False, False, True]
     """
+    return _class_flags(names, "point_exact")
+
+
+def _class_flags(names, attribute):
+    """One bool per scorer name: the registered scorer class's ``attribute`` (False for the model)."""
     from .scorers import SCORERS
 
-    return [name != RECONSTRUCTION and bool(getattr(SCORERS.get(name), "point_exact", False))
+    return [name != RECONSTRUCTION and bool(getattr(SCORERS.get(name), attribute, False))
             for name in names]
 
 
