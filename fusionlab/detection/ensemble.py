@@ -45,7 +45,8 @@ from .scoring import moving_average, smooth_errors
 
 __all__ = ["RECONSTRUCTION", "RobustScale", "AGGREGATORS", "aggregate", "check_scorers",
            "calibrated_flags", "point_exact_flags", "fit_scales", "located_scores",
-           "fit_scorers", "scorer_scores", "raw_scores", "feature_shares", "combine_contributions",
+           "fit_scorers", "scorer_scores", "raw_scores", "feature_shares", "error_shares",
+           "combine_contributions",
            "exact_contributions",
            "square_scores", "MAX_COMBINED_SCORE", "held_out_raw_scores",
            "HELD_OUT_MIN_WINDOWS"]
@@ -127,11 +128,13 @@ def _max(stacked):
 AGGREGATORS = {"mean": _mean, "max": _max}
 
 
-def aggregate(scaled, how="mean", added=None):
+def aggregate(scaled, how="mean", added=None, only=None):
     """Aggregate a list of scaled score arrays point by point (:data:`AGGREGATORS`).
 
     ``added`` (one bool per array, optional) marks calibrated scores: they
     are summed on top of the aggregate of the others instead of entering it.
+    ``only`` (one bool per array, optional) gives the marked arrays' share
+    of that aggregate alone: the others count as 0 in it.
 
     Examples
     --------
@@ -144,6 +147,8 @@ def aggregate(scaled, how="mean", added=None):
     >>> aggregate([np.array([0.0, 4.0]), np.array([2.0, 0.0]), np.array([5.0, 0.0])],
     ...           added=[False, False, True]).tolist()
     [6.0, 2.0]
+    >>> aggregate([np.array([0.0, 4.0]), np.array([2.0, 0.0])], only=[False, True]).tolist()
+    [1.0, 0.0]
     """
     how = check_option(how, "combine", tuple(AGGREGATORS))
     arrays = [np.asarray(s, dtype=np.float64) for s in scaled]
@@ -151,6 +156,12 @@ def aggregate(scaled, how="mean", added=None):
     if len(added) != len(arrays):
         raise ValueError(f"`added` must hold one flag per score array ({len(arrays)}); "
                          f"received {len(added)}.")
+    if only is not None:
+        if len(only) != len(arrays):
+            raise ValueError(f"`only` must hold one flag per score array ({len(arrays)}); "
+                             f"received {len(only)}.")
+        arrays = [array if keep else np.zeros_like(array)
+                  for array, keep in zip(arrays, only, strict=True)]
     kept = [a for a, extra in zip(arrays, added, strict=True) if not extra]
     if not kept:
         raise ValueError("`aggregate` needs at least one score array that is not `added`.")
@@ -370,7 +381,11 @@ def held_out_raw_scores(names, scorers, raws, scaled, window, seed=None):
 
 def feature_shares(reconstruction, model_window):
     """Each point's share per feature of the model's window error (rows sum to 1)."""
-    errors = moving_average(reconstruction, model_window)
+    return error_shares(moving_average(reconstruction, model_window))
+
+
+def error_shares(errors):
+    """Each row of ``errors`` ``(n, n_features)`` over its sum; an even split where it is 0."""
     total = errors.sum(axis=1, keepdims=True)
     even = np.full_like(errors, 1.0 / errors.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -387,14 +402,8 @@ def combine_contributions(raws, scales, shares, how="mean", names=None, only=Non
     optional) keeps the share of the marked arrays alone: the others count
     as 0 in the aggregate.
     """
-    scaled = [scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)]
-    if only is not None:
-        if len(only) != len(scaled):
-            raise ValueError(f"`only` must hold one flag per score array ({len(scaled)}); "
-                             f"received {len(only)}.")
-        scaled = [array if keep else np.zeros_like(array)
-                  for array, keep in zip(scaled, only, strict=True)]
-    combined = aggregate(scaled, how, None if names is None else calibrated_flags(names))
+    combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)],
+                         how, None if names is None else calibrated_flags(names), only)
     return combined[:, None] * shares
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "smoothing_width",
     "moving_average",
     "smooth_errors",
+    "higher_rows",
     "keep_exact",
     "NON_FINITE_ERROR",
     "squared_errors",
@@ -454,9 +455,25 @@ def smooth_errors(contributions, width, peak_weight=0.125):
     if width == 1:
         return contributions
     averaged = moving_average(contributions, width)
-    peak = peak_weight * contributions
-    own = peak.sum(axis=1) > averaged.sum(axis=1)
-    return np.where(own[:, None], peak, averaged)
+    return higher_rows(averaged, peak_weight * contributions)
+
+
+def higher_rows(rows, others):
+    """``rows``, each replaced by the row of ``others`` where that one sums higher.
+
+    The rule of the ``peak_weight`` rule (:func:`smooth_errors`) and of
+    :func:`keep_exact`: rows still sum to a point's score, split as the
+    row kept splits it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.scoring import higher_rows
+    >>> higher_rows(np.array([[1.0, 1.0], [2.0, 2.0]]), np.array([[3.0, 0.0], [1.0, 0.0]])).tolist()
+    [[3.0, 0.0], [2.0, 2.0]]
+    """
+    own = others.sum(axis=1) > rows.sum(axis=1)
+    return np.where(own[:, None], others, rows)
 
 
 def keep_exact(smoothed, exact):
@@ -478,7 +495,4 @@ def keep_exact(smoothed, exact):
     >>> keep_exact(smoothed, exact).tolist()
     [[3.0, 0.0], [2.0, 2.0]]
     """
-    if exact is None:
-        return smoothed
-    own = exact.sum(axis=1) > smoothed.sum(axis=1)
-    return np.where(own[:, None], exact, smoothed)
+    return smoothed if exact is None else higher_rows(smoothed, exact)

@@ -475,44 +475,30 @@ class Combiner(_Stage):
             k = min(k, self._points.rows.shape[0])
         if k == 0:
             return _empty(self.columns)
-        windowed, pointed = self._scores.take(k), self._points.take(k)
-        if not self.n_point:
-            return self._combine(self._errors.take(k), windowed)
-        # Back into the order of the scorers.
-        scorer_raws = np.empty((k, self.n_scorers))
-        flags = np.asarray(self.pointwise, dtype=bool)
-        if self.n_window:
-            scorer_raws[:, ~flags] = windowed
-        scorer_raws[:, flags] = pointed
-        return self._combine(self._errors.take(k), scorer_raws)
+        return self._combine(self._errors.take(k), self._scores.take(k), self._points.take(k))
 
-    def _combine(self, averaged, scorer_raws):
-        from ..detection.ensemble import aggregate, located_scores
+    def _combine(self, averaged, windowed, pointed):
+        from ..detection.ensemble import aggregate, error_shares, located_scores
 
-        per_feature = averaged[:, : self.n_features]
-        raws = []
-        others = iter(scorer_raws.T)
-        for position in range(len(self.names)):
-            raws.append(averaged[:, self.n_features] if position == self.recon_position
-                        else next(others))
+        # The raw scores in the order of the scorers: the model's window
+        # error, then each scorer's column from its own queue.
+        columns = {False: iter(windowed.T), True: iter(pointed.T)}
+        flags = iter(self.pointwise)
+        raws = [averaged[:, self.n_features] if position == self.recon_position
+                else next(columns[next(flags)]) for position in range(len(self.names))]
         scaled = [scale.transform(raw) for raw, scale in zip(raws, self.scales, strict=True)]
         added = self.calibrated if self.add_calibrated else None
         combined = aggregate(scaled, self.how, added)
         located = located_scores(self.names, raws)
         if located is not None:
             self._located.append(located)
-        total = per_feature.sum(axis=1, keepdims=True)
-        even = np.full_like(per_feature, 1.0 / self.n_features)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shares = np.where(total > 0, per_feature / np.where(total > 0, total, 1.0), even)
+        shares = error_shares(averaged[:, : self.n_features])
         self.n_out += combined.shape[0]
         rows = combined[:, None] * shares
         if self.exact is None:
             return rows
         # The point-exact scorers' share alone, as exact_contributions gives it.
-        exact = aggregate([array if keep else np.zeros_like(array)
-                           for array, keep in zip(scaled, self.exact, strict=True)],
-                          self.how, added)
+        exact = aggregate(scaled, self.how, added, only=self.exact)
         return np.concatenate([rows, exact[:, None] * shares], axis=1)
 
     def take_located(self):
@@ -603,10 +589,10 @@ class Smoother(_Stage):
         return self._finish(self.average.push(rows[:, :f]))
 
     def _finish(self, averaged):
+        from ..detection.scoring import higher_rows
+
         raw = self._raw.take(averaged.shape[0])
-        peak = self.peak_weight * raw[:, : self.n_features]
-        own = peak.sum(axis=1) > averaged.sum(axis=1)
-        return self._kept(raw, np.where(own[:, None], peak, averaged))
+        return self._kept(raw, higher_rows(averaged, self.peak_weight * raw[:, : self.n_features]))
 
     def _kept(self, raw, smoothed):
         if not self.keep_exact:
