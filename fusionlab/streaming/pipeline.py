@@ -107,9 +107,7 @@ class Spec:
     capacity: int = field(init=False)
 
     def __post_init__(self):
-        from ..detection.ensemble import point_exact_flags
-
-        keeps = bool(self.exact_kept and self.scales and any(point_exact_flags(self.scorer_names)))
+        keeps = bool(self.exact_kept and self.scales)
         self.pointwise = [keeps and bool(getattr(scorer, "point_exact", False))
                           for scorer in self.scorers]
         #: The scorers scored on windows, and those scored on points.
@@ -258,7 +256,7 @@ class SeriesPipeline:
         self.errors = WindowErrors(f, length, spec.window if spec.horizon else 0)
         self.combiner = (Combiner(f, spec.window, spec.scorer_window, spec.scorer_names,
                                   spec.scales, spec.combine, spec.recon_rule, spec.peak_weight,
-                                  spec.calibrated_added, spec.keeps_exact, spec.pointwise)
+                                  spec.calibrated_added, spec.pointwise)
                          if spec.scales else None)
         self.smoother = Smoother(spec.smoothing_width, spec.peak_weight, f, spec.keeps_exact)
         self.events = EventTracker(spec.threshold, spec.feature_names, spec.merge_gap,

@@ -381,20 +381,18 @@ class Combiner(_Stage):
         One per name, the detector's ``scorer_scales_``.
     how : str
         ``'mean'`` or ``'max'``.
-    keep_exact : bool, default=False
-        With a point-exact scorer among ``names``: each emitted row is
-        followed by the point-exact scorers' share of it
-        (:func:`~fusionlab.detection.ensemble.exact_contributions`), which
-        the :class:`Smoother` keeps (``2 * n_features`` columns).
     pointwise : sequence of bool, optional
         One per subsequence scorer (``names`` without the model's): True for
-        one that scores each point as it arrives (:meth:`push_point_scores`)
-        rather than windows (:meth:`push_window_scores`). Default: none.
+        a point-exact one that scores each point as it arrives
+        (:meth:`push_point_scores`) rather than windows
+        (:meth:`push_window_scores`). Default: none. With any, each emitted
+        row is followed by those scorers' share of it
+        (:func:`~fusionlab.detection.ensemble.exact_contributions`), which
+        the :class:`Smoother` keeps (``2 * n_features`` columns).
     """
 
     def __init__(self, n_features, model_window, scorer_window, names, scales, how,
-                 recon_rule="average", peak_weight=0.0, add_calibrated=True, keep_exact=False,
-                 pointwise=None):
+                 recon_rule="average", peak_weight=0.0, add_calibrated=True, pointwise=None):
         from ..detection.ensemble import RECONSTRUCTION
 
         self.n_features = int(n_features)
@@ -419,12 +417,14 @@ class Combiner(_Stage):
         self._scores = _Queue(self.n_window)
         self._points = _Queue(self.n_point)
         self.n_out = 0
-        from ..detection.ensemble import calibrated_flags, point_exact_flags
+        from ..detection.ensemble import calibrated_flags
 
         self.calibrated = calibrated_flags(self.names)
-        self.exact = point_exact_flags(self.names) if keep_exact else None
-        if self.exact is not None and not any(self.exact):
-            self.exact = None
+        # The point scorers' flags in the order of the names (None without any):
+        # their share of the aggregate is emitted beside it.
+        flags = iter(self.pointwise)
+        self.exact = ([position != self.recon_position and next(flags)
+                       for position in range(len(self.names))] if self.n_point else None)
         # Archives fitted before calibrated scorers were added on top averaged them.
         self.add_calibrated = bool(add_calibrated)
         self._located = []      # the calibrated scorers' raw scores of the rows emitted
