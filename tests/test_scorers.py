@@ -268,7 +268,7 @@ def test_archives_before_the_scorers_load_with_the_model_alone(tmp_path):
     def older(config, members):
         for name in ("scorers", "combine", "scorer_window"):
             del config["params"][name]
-        for name in ("scorer_window_", "scorer_scales_"):
+        for name in ("scorer_window_", "scorer_scales_", "exact_scales_"):
             del config["fitted"][name]
         del config["scorers"]
 
@@ -276,6 +276,29 @@ def test_archives_before_the_scorers_load_with_the_model_alone(tmp_path):
     loaded = AnomalyDetector.load(path)
     assert loaded.scorers == ("reconstruction",) and loaded.scorers_ == []
     np.testing.assert_array_equal(loaded.score_samples(x), det.score_samples(x))
+
+
+def test_archives_before_exact_scales_score_by_the_older_rules(tmp_path):
+    rng = np.random.default_rng(1)
+    factor = np.sin(np.arange(500) * 2 * np.pi / 20)
+    x = factor[:, None] * np.array([1.0, 0.7, 1.3]) + rng.normal(0, 0.05, (500, 3))
+    x[420, 1] += 1.0
+    det = AnomalyDetector(model="conv_autoencoder", model_params=TINY, epochs=1, window=10,
+                          robust=False, random_state=0).fit(x[:300])
+    assert det.exact_scales_ is not None
+    now = det.score_samples(x)
+    path = det.save(tmp_path / "before.zip")
+
+    def older(config, members):
+        del config["fitted"]["exact_scales_"]
+
+    _rewrite(path, older)
+    loaded = AnomalyDetector.load(path)
+    assert loaded.exact_scales_ is None
+    det.exact_scales_ = None  # the older rules, in memory
+    np.testing.assert_array_equal(loaded.score_samples(x), det.score_samples(x))
+    np.testing.assert_array_equal(loaded.explain(x).to_numpy(), det.explain(x).to_numpy())
+    assert not np.allclose(loaded.score_samples(x), now)
 
 
 def test_tampered_scorer_state_is_refused(ensemble, tmp_path):
@@ -288,6 +311,16 @@ def test_tampered_scorer_state_is_refused(ensemble, tmp_path):
     _rewrite(path, drop_scale)
     with pytest.raises(ValueError, match="scorer_scales_"):
         AnomalyDetector.load(path)
+    for exact, match in (([[0.0, 1.0]], "`exact_scales_` must hold 4 scale"),
+                         ([[0.0, 0.0]] * 4, r"exact_scales_\[0\]"), ("x", "must be a list")):
+        path = det.save(tmp_path / "e.zip")
+
+        def bad_exact(config, members, exact=exact):
+            config["fitted"]["exact_scales_"] = exact
+
+        _rewrite(path, bad_exact)
+        with pytest.raises((ValueError, TypeError), match=match):
+            AnomalyDetector.load(path)
     path = det.save(tmp_path / "u.zip")
 
     def bad_reference(config, members):
@@ -384,7 +417,7 @@ def test_a_calibrated_scorer_is_added_to_the_others_not_averaged():
     assert scales[2].to_list() == [0.0, 1.0]  # kept in nats
     assert scales[0].to_list() == RobustScale.fit(raws[0]).to_list()
     shares = np.ones((10, 1))
-    combined = combine_contributions(raws, scales, shares, names=names)[:, 0]
+    combined = combine_contributions(raws, scales, shares, added=calibrated_flags(names))[:, 0]
     expected = (scales[0].transform(raws[0]) + scales[1].transform(raws[1])) / 2 + raws[2]
     np.testing.assert_allclose(combined, expected)
     with pytest.raises(ValueError, match="one flag per score array"):
@@ -448,7 +481,8 @@ def test_a_point_exact_scorer_is_not_spread_by_the_smoothing():
     raws = [np.zeros(9), np.zeros(9), np.r_[np.zeros(4), 9.0, np.zeros(4)]]
     scales = [RobustScale(0.0, 1.0)] * 3
     shares = np.ones((9, 1))
-    combined = combine_contributions(raws, scales, shares, names=names)
+    # As a detector fitted before point-exact scorers were added on top.
+    combined = combine_contributions(raws, scales, shares)
     exact = exact_contributions(raws, scales, shares, "mean", names)
     np.testing.assert_allclose(exact[:, 0], raws[2] / 3)  # its share of the mean
     assert exact_contributions(raws, scales, shares, "max", names)[4, 0] == 9.0
@@ -457,7 +491,70 @@ def test_a_point_exact_scorer_is_not_spread_by_the_smoothing():
     assert kept[4] == 3.0 and kept[3] == kept[5] == 1.0  # the point keeps its height
     assert exact_contributions(raws, scales, shares, "mean", names[:2] + ("isolation",)) is None
     with pytest.raises(ValueError, match=r"`only` must hold one flag per score array \(3\)"):
-        combine_contributions(raws, scales, shares, names=names, only=[True])
+        combine_contributions(raws, scales, shares, only=[True])
+
+
+def test_a_point_exact_scorer_is_added_split_by_its_parts_and_kept_beyond_training():
+    from fusionlab.detection.ensemble import (
+        added_flags,
+        exact_contributions,
+        exact_scales,
+        point_shares,
+    )
+
+    names = ("reconstruction", "discord", "residual")
+    added = added_flags(names)
+    assert added == [False, False, True] and added_flags(names, points=False) == [False] * 3
+    raws = [np.full(6, 2.0), np.full(6, 4.0), np.array([0.0, 1.0, 2.0, 3.0, 8.0, 0.0])]
+    scales = [RobustScale(0.0, 1.0)] * 3
+    shares = np.tile([0.5, 0.5], (6, 1))
+    own = [None, None, np.tile([0.0, 1.0], (6, 1))]
+    rows = combine_contributions(raws, scales, shares, "mean", added, own=own)
+    # The mean of the window scorers on the model's shares, the residual on its own.
+    np.testing.assert_allclose(rows[:, 0], 1.5)
+    np.testing.assert_allclose(rows[:, 1], 1.5 + raws[2])
+    with pytest.raises(ValueError, match=r"only for `added`.*`own\[2\]` is not added"):
+        combine_contributions(raws, scales, shares, "mean", [False] * 3, own=own)
+    with pytest.raises(ValueError, match="one entry per score array"):
+        combine_contributions(raws, scales, shares, "mean", added, own=own[:2])
+    with pytest.raises(ValueError, match=r"`own\[2\]` must have the shape of `shares` \(6, 2\)"):
+        combine_contributions(raws, scales, shares, "mean", added,
+                              own=[None, None, np.ones((6, 3))])
+    with pytest.raises(ValueError, match=r"`added` must hold one bool per score array \(3\)"):
+        combine_contributions(raws, scales, shares, "mean", added[:2])
+    with pytest.raises(ValueError, match="`added` must hold one bool"):
+        combine_contributions(raws, scales, shares, "mean", names)  # names, not flags
+    with pytest.raises(ValueError, match=r"`scales` must hold one scale per score array"):
+        combine_contributions(raws, scales[:2], shares)
+    # Kept unsmoothed only beyond the end of the training scores' tail:
+    # their 95th percentile plus twice its distance from their median.
+    floors = exact_scales(names, scales, [np.zeros(6), np.zeros(6), np.full(6, 3.0)])
+    assert [s.to_list() for s in floors] == [[0.0, 1.0], [0.0, 1.0], [3.0, 1.0]]
+    held = np.r_[np.zeros(50), np.arange(1.0, 51.0)]  # median 0.5, 95th percentile 45.05
+    assert exact_scales(names, scales, [held] * 3)[2].median == pytest.approx(45.05 + 2 * 44.55)
+    assert exact_scales(names, scales, [held] * 3, contamination=0.5)[2].median == 0.5
+    # A training series' own anomalies (fewer than the contamination) leave it.
+    spiked = np.r_[np.full(97, 3.0), 1e6, 1e6, 1e6]
+    assert exact_scales(names, scales, [spiked] * 3)[2].median == 3.0
+    with pytest.raises(ValueError, match="`contamination`"):
+        exact_scales(names, scales, [held] * 3, contamination=1.5)
+    with pytest.raises(ValueError, match=r"one entry per scorer name \(3\); received 3 and 2"):
+        exact_scales(names, scales, [held] * 2)
+    exact = exact_contributions(raws, floors, shares, "mean", names, added, own)
+    np.testing.assert_allclose(exact.sum(axis=1), [0, 0, 0, 0, 5.0, 0])
+    assert exact[4, 0] == 0.0  # on the residual's own feature
+    # A residual scorer's shares name the sensor that broke.
+    rng = np.random.default_rng(0)
+    factor = np.sin(np.arange(400) * 2 * np.pi / 20)
+    x = factor[:, None] * np.array([1.0, 0.8, 1.2]) + rng.normal(0, 0.05, (400, 3))
+    scorer = ResidualScorer().fit(x, 20)
+    broken = x.copy()
+    broken[300, 2] += 2.0
+    parts = point_shares(("reconstruction", "residual"), [scorer], broken)
+    assert parts[0] is None and int(np.argmax(parts[1][300])) == 2
+    np.testing.assert_allclose(scorer.point_parts(broken).sum(axis=1), scorer.score_points(broken))
+    with pytest.raises(ValueError, match="3 feature"):
+        scorer.point_parts(broken[:, :2])
 
 
 def test_a_one_point_break_of_one_sensor_scores_highest_at_its_point():
@@ -474,9 +571,12 @@ def test_a_one_point_break_of_one_sensor_scores_highest_at_its_point():
     scores = np.asarray(detector.score_samples(broken))
     assert int(np.argmax(scores)) == 450
     assert int(np.argmax(scores[650:])) == 46  # scored on its own point, not a window's
+    explained = detector.explain(broken).to_numpy()
+    # Named by the residual's own parts: the sensor that broke, at its point.
+    assert int(np.argmax(explained[450])) == 1 and int(np.argmax(explained[696])) == 2
     # As an archive fitted before: scored on window centres (the ends
-    # repeating the nearest) and smoothed with the others.
-    detector.exact_kept_ = False
+    # repeating the nearest), averaged and smoothed with the others.
+    detector.exact_kept_, detector.exact_scales_ = False, None
     spread = np.asarray(detector.score_samples(broken))
     assert scores[450] > spread[450]
     inner = slice(detector.scorer_window_ + detector.smoothing_width_,

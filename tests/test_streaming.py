@@ -61,7 +61,7 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def detectors(data):
+def detectors(data, tmp_path_factory):
     """Several models and scoring settings, fitted on the first half."""
     train = data[:240]
     stamps = irregular_times(N)
@@ -88,7 +88,18 @@ def detectors(data):
         # a point-exact scorer alone beside the model: no scorer windows at all
         "pointwise": (detector(model="conv_autoencoder", window=16, model_params=small_conv,
                                scorers=("reconstruction", "residual")).fit(train), None),
+        # two scorers added on top of the others, under 'max'
+        "added_max": (detector(model="conv_autoencoder", window=16, model_params=small_conv,
+                               scorers=("reconstruction", "discord", "flatness", "residual"),
+                               combine="max").fit(train), None),
     }
+    # The default as an archive fitted before the residual was added on top,
+    # split by its own parts and kept only beyond its training scores' tail.
+    path = fitted["default"][0].save(tmp_path_factory.mktemp("legacy") / "legacy.zip")
+    legacy = AnomalyDetector.load(path)
+    assert legacy.exact_scales_ is not None
+    legacy.exact_scales_ = None
+    fitted["legacy"] = (legacy, None)
     return fitted
 
 
@@ -135,7 +146,7 @@ def lazy(det, **kw):
 
 # ------------------------------------------------------------------ the key test
 @pytest.mark.parametrize("name", ["default", "smoothed", "lstm_max", "liquid", "forecast",
-                                  "pointwise"])
+                                  "pointwise", "added_max", "legacy"])
 @pytest.mark.parametrize("chunk", [1, 7, 100])
 def test_final_scores_and_events_equal_the_batch_detector(detectors, data, name, chunk):
     det, stamps = detectors[name]
@@ -326,7 +337,7 @@ def test_an_unconfirmed_interim_alert_is_withdrawn():
 
 
 # ---------------------------------------------------------------------- state
-@pytest.mark.parametrize("name", ["default", "pointwise"])
+@pytest.mark.parametrize("name", ["default", "pointwise", "legacy"])
 def test_snapshot_restore_round_trips_the_whole_state(detectors, data, tmp_path, name):
     det, _ = detectors[name]
     stamps = pd.date_range("2024-01-01", periods=N, freq="min", tz="Europe/Paris")
@@ -367,6 +378,12 @@ def test_snapshot_restore_round_trips_the_whole_state(detectors, data, tmp_path,
     assert_scores(joined, det.score_samples(data, timestamps=stamps), det.threshold_)
     with pytest.raises(ValueError, match="another detector.*differs in"):
         StreamingDetector.restore(state, arrays, detectors["smoothed"][0])
+    # The same model scored by the other rules (with or without exact scales):
+    # refused whichever side has the rule the other lacks.
+    other = detectors["default" if name == "legacy" else "legacy"][0]
+    if name != "pointwise":
+        with pytest.raises(ValueError, match="another detector.*differs in exact_scales"):
+            StreamingDetector.restore(state, arrays, other)
     if name == "pointwise":  # the point scores waiting for the model's are state too
         assert any(key.endswith("combiner.points_queue") for key in arrays)
     with pytest.raises(ValueError, match="does not hold its detector"):

@@ -10,7 +10,13 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import check_positive_int
 from . import io
 from .base import BaseDetector
-from .ensemble import check_scorers, fit_scales, fit_scorers, located_scores
+from .ensemble import (
+    check_scorers,
+    exact_scales,
+    fit_scales,
+    fit_scorers,
+    located_scores,
+)
 from .events import build_events
 from .inputs import make_scaler, median_gap, read_series, scale_values
 from .models import make_model, model_id, model_name
@@ -19,6 +25,7 @@ from .period import choose_window
 from .point_scores import (
     calibration_scores,
     finish_contributions,
+    held_out_scores,
     iter_contributions,
     iter_model_errors,
     model_time_deltas,
@@ -164,9 +171,10 @@ class AnomalyDetector(BaseDetector):
         ``None`` or 0: raw scores. Lasting anomalies then score over their
         whole extent and noise peaks are averaged away (as Hundman et al.,
         2018, smooth their errors); short anomalies of moderate size pay
-        for it (the detector guide, "Smoothing the scores"). A point-exact
-        scorer's share (``'residual'``) is not smoothed away: no point
-        scores below it (:func:`~fusionlab.detection.scoring.keep_exact`).
+        for it (the detector guide, "Smoothing the scores"). What a
+        point-exact scorer (``'residual'``) gives a point beyond the end of
+        its training scores' tail is not smoothed away: no point scores
+        below it (:func:`~fusionlab.detection.scoring.keep_exact`).
     peak_weight : float, default=0.125
         Keeps isolated large errors visible through the smoothing: the score
         of a point is ``max(smoothed error, peak_weight * raw error)``, so a
@@ -235,10 +243,19 @@ class AnomalyDetector(BaseDetector):
         averaged them with the others.
     exact_kept_ : bool
         True: point-exact scorers (``'residual'``) score every point on its
-        own values and no point is smoothed below their share of its score
-        (:func:`~fusionlab.detection.scoring.keep_exact`); False for an
-        archive fitted before that, which scored them on window centres and
-        smoothed them with the others.
+        own values and no point is smoothed below their unsmoothed share
+        (:func:`~fusionlab.detection.scoring.keep_exact`; beyond their
+        ``exact_scales_``); False for an archive fitted before that, which
+        scored them on window centres and smoothed them with the others.
+    exact_scales_ : list of RobustScale or None
+        One per scorer name: for a point-exact scorer, the scale of what a
+        point keeps unsmoothed, from where the tail of its held-out training
+        scores ends up (:func:`~fusionlab.detection.ensemble.exact_scales`).
+        With it, point-exact scorers are added on top of the others'
+        aggregate and split over the features by their own per-feature
+        parts. None without scorers, and for an archive fitted before
+        that, which averaged them with the others, split them by the
+        model's shares and kept their whole share unsmoothed.
     scorers_ : list of BaseScorer
         The fitted subsequence scorers (empty with the model's error alone).
     scorer_window_ : int or None
@@ -412,12 +429,19 @@ class AnomalyDetector(BaseDetector):
             raws = scorer_raw_scores(self, scaled, errors) if self.scorers_ else None
             # Each scorer's scale is learned from its training scores.
             self.scorer_scales_ = fit_scales(self.scorer_names_, raws) if raws else []
+            held = held_out_scores(self, scaled, raws, seed)
+            # What a point-exact scorer keeps unsmoothed starts where its
+            # training scores' tail ends, held out where the series allows.
+            self.exact_scales_ = (exact_scales(self.scorer_names_, self.scorer_scales_,
+                                               raws if held is None else held,
+                                               self.contamination)
+                                  if raws else None)
             scores = finish_contributions(self, scaled, errors, raws).sum(axis=1)
             # The level most training points' own errors stay under: an event's
             # bounds hold only points above it (refine_bounds' floor).
             self.point_error_level_ = float(np.quantile(errors.sum(axis=1),
                                                         1.0 - self.contamination))
-            calibration = calibration_scores(self, scaled, errors, raws, scores, seed)
+            calibration = calibration_scores(self, scaled, errors, held, scores)
             self.threshold_strategy_ = get_threshold(self.threshold,
                                                      self.contamination).fit(calibration)
         except BaseException:

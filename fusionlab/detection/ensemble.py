@@ -24,11 +24,19 @@ than averaged with them, where the others' zeros would divide its evidence
 by the number of scorers.
 
 A *point-exact* scorer (``point_exact = True``: the residual scorer)
-scores each point on its own values; the smoothing, which helps the
-window scorers' ranking, would spread a one-point break over its
-neighbours. Each point keeps at least its share of the aggregate from
-these scorers alone, unsmoothed (:func:`exact_contributions`,
-:func:`~fusionlab.detection.scoring.keep_exact`).
+scores each point on its own values. It too sees what the window scorers
+do not (sensors that stop agreeing while each stays in its range), so it
+is added on top like a calibrated one (:func:`added_flags`), and its
+share is split over the features by its own per-feature parts
+(``point_parts``), not by the model's errors: the features it says
+disagree are the ones named. The smoothing, which helps the window
+scorers' ranking, would spread a one-point break over its neighbours:
+each point keeps, unsmoothed, what these scorers give it beyond the end
+of their training scores' tail, about the largest score of a clean training
+series (:func:`exact_contributions`, on :func:`exact_scales`;
+:func:`~fusionlab.detection.scoring.keep_exact`). Below that level their
+score is the noise every normal point has, which smoothed with the rest
+does not make one-point events.
 
 Rank normalisation was measured too and does worse (it gives every scorer
 the same top scores, whether or not it sees anything): see the detector
@@ -44,7 +52,8 @@ from .scorers import available_scorers, make_scorer
 from .scoring import moving_average, smooth_errors
 
 __all__ = ["RECONSTRUCTION", "RobustScale", "AGGREGATORS", "aggregate", "check_scorers",
-           "calibrated_flags", "point_exact_flags", "fit_scales", "located_scores",
+           "calibrated_flags", "point_exact_flags", "added_flags", "fit_scales",
+           "exact_scales", "EXACT_TAIL", "located_scores", "point_shares",
            "fit_scorers", "scorer_scores", "raw_scores", "feature_shares", "error_shares",
            "combine_contributions",
            "exact_contributions",
@@ -196,6 +205,24 @@ def point_exact_flags(names):
     return _class_flags(names, "point_exact")
 
 
+def added_flags(names, points=True):
+    """One bool per scorer name: True for a scorer summed on top of the others' aggregate.
+
+    The calibrated scorers, and with ``points`` the point-exact ones
+    (False: a detector fitted before they were added averaged them).
+
+    Examples
+    --------
+    >>> from fusionlab.detection.ensemble import added_flags
+    >>> added_flags(("reconstruction", "discord", "residual", "flatness"))
+    [False, False, True, True]
+    >>> added_flags(("reconstruction", "discord", "residual", "flatness"), points=False)
+    [False, False, False, True]
+    """
+    return [calibrated or (points and exact) for calibrated, exact
+            in zip(calibrated_flags(names), point_exact_flags(names), strict=True)]
+
+
 def _class_flags(names, attribute):
     """One bool per scorer name: the registered scorer class's ``attribute`` (False for the model)."""
     from .scorers import SCORERS
@@ -226,6 +253,52 @@ def fit_scales(names, raws):
     """
     return [RobustScale(0.0, 1.0) if calibrated else RobustScale.fit(raw)
             for raw, calibrated in zip(raws, calibrated_flags(names), strict=True)]
+
+
+#: How far beyond the training scores' ``1 - contamination`` quantile a
+#: point-exact scorer's unsmoothed share starts, in multiples of that
+#: quantile's distance from their median (:func:`exact_scales`).
+EXACT_TAIL = 2.0
+
+
+def exact_scales(names, scales, held, contamination=0.05):
+    """The scale of each scorer's unsmoothed share: from the end of its training scores' tail up.
+
+    For a point-exact scorer, its robust scale (``scales``) with the median
+    replaced by where the upper tail of its training scores ``held`` (held
+    out where the detector has them: :func:`held_out_raw_scores`) ends: their
+    ``1 - contamination`` quantile plus :data:`EXACT_TAIL` times that
+    quantile's distance from their median. On a clean series that is about
+    its largest training score, and the training series' own anomalies (up
+    to the ``contamination`` share) do not move it. So only what a point
+    scores beyond anything normal is kept unsmoothed; any other scorer keeps
+    its scale (it has no such share).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.ensemble import RobustScale, exact_scales
+    >>> scales = [RobustScale(1.0, 2.0), RobustScale(3.0, 0.5)]
+    >>> held = [np.zeros(101), np.arange(101.0)]        # median 50, 95th percentile 95
+    >>> [s.to_list() for s in exact_scales(("reconstruction", "residual"), scales, held)]
+    [[1.0, 2.0], [185.0, 0.5]]
+    """
+    from .._validation import check_rate
+
+    contamination = check_rate(contamination, "contamination", low=0.0, high=0.5)
+    flags = point_exact_flags(names)
+    if not len(scales) == len(held) == len(flags):
+        raise ValueError(f"`scales` and `held` must hold one entry per scorer name "
+                         f"({len(flags)}); received {len(scales)} and {len(held)}.")
+    out = []
+    for scale, raw, exact in zip(scales, held, flags, strict=True):
+        if exact:
+            median, tail = np.quantile(np.asarray(raw, dtype=np.float64),
+                                       [0.5, 1.0 - contamination])
+            scale = RobustScale(max(float(tail + EXACT_TAIL * (tail - median)), scale.median),
+                                scale.iqr)
+        out.append(scale)
+    return out
 
 
 def check_scorers(scorers):
@@ -392,28 +465,87 @@ def error_shares(errors):
         return np.where(total > 0, errors / np.where(total > 0, total, 1.0), even)
 
 
-def combine_contributions(raws, scales, shares, how="mean", names=None, only=None):
+def point_shares(names, scorers, values):
+    """Each point-exact scorer's per-feature shares of its score of ``values``; None for the others.
+
+    One entry per name (None for the model's and every other scorer): the
+    rows of the scorer's ``point_parts`` over their sums, an even split
+    where a point scores 0 (:func:`error_shares`).
+    """
+    fitted = iter(scorers)
+    out = []
+    for name, exact in zip(names, point_exact_flags(names), strict=True):
+        scorer = None if name == RECONSTRUCTION else next(fitted)
+        out.append(error_shares(scorer.point_parts(values)) if exact else None)
+    return out
+
+
+def combine_contributions(raws, scales, shares, how="mean", added=None, only=None, own=None):
     """Per-point, per-feature contributions of the combined score.
 
     Each raw score array is scaled (:class:`RobustScale`), the scaled
-    arrays aggregated (``how``; the calibrated scorers among ``names``
-    added on top), and the result split over the features by ``shares``, so
-    each row sums to the combined score. ``only`` (one bool per array,
-    optional) keeps the share of the marked arrays alone: the others count
-    as 0 in the aggregate.
+    arrays aggregated (``how``; those flagged in ``added`` summed on top)
+    and the result split over the features by ``shares``, so each row sums
+    to the combined score. ``only`` (one bool per array, optional) keeps
+    the share of the marked arrays alone: the others count as 0 in the
+    aggregate. ``own`` (one entry per array, optional) gives an added
+    scorer its own per-feature shares ``(n_points, n_features)``: its part
+    is split by them instead of ``shares`` (None: by ``shares``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fusionlab.detection.ensemble import RobustScale, combine_contributions
+    >>> raws = [np.array([2.0]), np.array([4.0])]          # model, an added scorer
+    >>> scales = [RobustScale(0.0, 1.0)] * 2
+    >>> combine_contributions(raws, scales, np.array([[0.5, 0.5]]), added=[False, True],
+    ...                       own=[None, np.array([[0.0, 1.0]])]).tolist()
+    [[1.0, 5.0]]
     """
-    combined = aggregate([scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)],
-                         how, None if names is None else calibrated_flags(names), only)
-    return combined[:, None] * shares
+    if len(scales) != len(raws):
+        raise ValueError(f"`scales` must hold one scale per score array ({len(raws)}); "
+                         f"received {len(scales)}.")
+    scaled = [scale.transform(raw) for raw, scale in zip(raws, scales, strict=True)]
+    n = len(scaled)
+    own = [None] * n if own is None else list(own)
+    if added is None:
+        added = [False] * n
+    elif len(added) != n or not all(isinstance(a, (bool, np.bool_)) for a in added):
+        raise ValueError(f"`added` must hold one bool per score array ({n}); received "
+                         f"{list(added)!r:.80}.")
+    if len(own) != n:
+        raise ValueError(f"`own` must hold one entry per score array ({n}); received {len(own)}.")
+    for index, (shares_own, extra) in enumerate(zip(own, added, strict=True)):
+        if shares_own is None:
+            continue
+        if not extra:
+            raise ValueError("`own` shares are only for `added` score arrays, whose part of "
+                             f"the aggregate is their own; `own[{index}]` is not added.")
+        if np.shape(shares_own) != np.shape(shares):
+            raise ValueError(f"`own[{index}]` must have the shape of `shares` "
+                             f"{np.shape(shares)}; received {np.shape(shares_own)}.")
+    kept = [True] * n if only is None else list(only)
+    if len(kept) != n:
+        raise ValueError(f"`only` must hold one flag per score array ({n}); "
+                         f"received {len(kept)}.")
+    split = [keep and o is None for keep, o in zip(kept, own, strict=True)]
+    out = aggregate(scaled, how, added, split)[:, None] * shares
+    for array, keep, shares_own in zip(scaled, kept, own, strict=True):
+        if keep and shares_own is not None:
+            out = out + array[:, None] * shares_own
+    return out
 
 
-def exact_contributions(raws, scales, shares, how, names):
+def exact_contributions(raws, scales, shares, how, names, added=None, own=None):
     """The point-exact scorers' share of :func:`combine_contributions`, or None without one.
 
-    What the aggregate would be if every other scorer scored 0 (the exact
-    scorers' mean share under ``'mean'``, their own score under ``'max'``),
-    split over the features by ``shares``. The smoothed contributions are
-    kept at least this high point by point
+    What the aggregate would be if every other scorer scored 0 (their own
+    score where they are ``added``; under ``'mean'`` their share of the
+    mean, under ``'max'`` their score, for a detector fitted before),
+    split over the features by ``own`` where given, else ``shares``. With
+    :func:`exact_scales` for ``scales``, only what exceeds the end of the
+    training scores' tail counts. The smoothed contributions are kept at least
+    this high point by point
     (:func:`~fusionlab.detection.scoring.keep_exact`), so a scorer that
     places an anomaly on its point is not spread by the smoothing.
 
@@ -427,13 +559,16 @@ def exact_contributions(raws, scales, shares, how, names):
     >>> exact_contributions(raws, scales, shares, "mean",
     ...                     ("reconstruction", "residual")).ravel().tolist()
     [1.5, 0.0]
+    >>> exact_contributions(raws, scales, shares, "mean", ("reconstruction", "residual"),
+    ...                     added=[False, True]).ravel().tolist()
+    [3.0, 0.0]
     >>> exact_contributions(raws, scales, shares, "mean", ("reconstruction", "discord")) is None
     True
     """
     flags = point_exact_flags(names)
     if not any(flags):
         return None
-    return combine_contributions(raws, scales, shares, how, names, only=flags)
+    return combine_contributions(raws, scales, shares, how, added, only=flags, own=own)
 
 
 def square_scores(contributions):

@@ -3,9 +3,9 @@
 The model's per-point errors (:func:`~fusionlab.detection.scoring.iter_point_errors`)
 and, with subsequence scorers, their raw scores, each on its robust scale,
 combined (:mod:`~fusionlab.detection.ensemble`), smoothed with isolated large
-values kept (:func:`~fusionlab.detection.scoring.smooth_errors`) and the
-point-exact scorers' share unsmoothed
-(:func:`~fusionlab.detection.scoring.keep_exact`), and squared.
+values kept (:func:`~fusionlab.detection.scoring.smooth_errors`) and what the
+point-exact scorers give a point beyond the end of their training scores'
+tail unsmoothed (:func:`~fusionlab.detection.scoring.keep_exact`), and squared.
 Rows sum to the point's score. The detector's ``score_samples``, ``explain``
 and ``detect`` read them; :mod:`fusionlab.distributed` scores many series
 through :func:`iter_contributions`, which shares the model calls.
@@ -16,10 +16,12 @@ from __future__ import annotations
 import numpy as np
 
 from .ensemble import (
+    added_flags,
     combine_contributions,
     exact_contributions,
     feature_shares,
     held_out_raw_scores,
+    point_shares,
     raw_scores,
     square_scores,
 )
@@ -28,7 +30,7 @@ from .models import time_aware
 from .scoring import iter_point_errors, keep_exact, smooth_errors
 
 __all__ = ["model_time_deltas", "iter_model_errors", "finish_contributions",
-           "iter_contributions", "calibration_scores"]
+           "iter_contributions", "exact_rules", "held_out_scores", "calibration_scores"]
 
 
 def model_time_deltas(model, stamps, n, scale):
@@ -69,20 +71,45 @@ def scorer_raw_scores(detector, scaled, errors):
                       points=getattr(detector, "exact_kept_", False))
 
 
+def exact_rules(detector):
+    """The detector's ``exact_scales_`` where its point-exact scorers are added on top, else None.
+
+    They are only where every earlier rule holds too (calibrated scorers
+    added, point-exact ones scoring every point and kept through the
+    smoothing), as every fit since sets them; an archive fitted before,
+    or one whose flags were edited apart, scores by the older rules.
+    """
+    exact = getattr(detector, "exact_scales_", None)
+    if exact is None or not (getattr(detector, "exact_kept_", False)
+                             and getattr(detector, "calibrated_added_", False)):
+        return None
+    return exact
+
+
 def finish_contributions(detector, scaled, errors, raws=None):
-    """Smoothed contributions from the model's point errors (and the scorers' raw scores)."""
+    """Smoothed contributions from the model's point errors (and the scorers' raw scores).
+
+    A detector fitted before the point-exact scorers were added on top
+    (no ``exact_scales_``) averages them with the others, splits them by
+    the model's shares and keeps their whole share unsmoothed.
+    """
     if not detector.scorer_scales_:
         return smooth_errors(errors, detector.smoothing_width_, detector.peak_weight)
     if raws is None:
         raws = scorer_raw_scores(detector, scaled, errors)
+    names = detector.scorer_names_
     shares = feature_shares(errors, detector.window_)
-    names = detector.scorer_names_ if getattr(detector, "calibrated_added_", False) else None
+    exact = exact_rules(detector)
+    own = point_shares(names, detector.scorers_, scaled) if exact else None
+    added = (added_flags(names, points=bool(exact))
+             if getattr(detector, "calibrated_added_", False) else None)
     smoothed = smooth_errors(
-        combine_contributions(raws, detector.scorer_scales_, shares, detector.combine_, names),
+        combine_contributions(raws, detector.scorer_scales_, shares, detector.combine_, added,
+                              own=own),
         detector.smoothing_width_, detector.peak_weight)
     if getattr(detector, "exact_kept_", False):
         smoothed = keep_exact(smoothed, exact_contributions(
-            raws, detector.scorer_scales_, shares, detector.combine_, detector.scorer_names_))
+            raws, exact or detector.scorer_scales_, shares, detector.combine_, names, added, own))
     # Squared, as the model's squared error: the ranking is unchanged and
     # peak / threshold (the severity) keeps the meaning it has for errors.
     return square_scores(smoothed)
@@ -94,20 +121,30 @@ def iter_contributions(detector, prepared, batch_size=None):
         yield index, finish_contributions(detector, prepared[index][0], errors)
 
 
-def calibration_scores(detector, scaled, errors, raws, scores, seed=None):
+def held_out_scores(detector, scaled, raws, seed=None):
+    """The scorers' raw training scores as new data would score them, or None.
+
+    :func:`~fusionlab.detection.ensemble.held_out_raw_scores` with the
+    detector's scorers; None without scorers or for a series too short to
+    halve.
+    """
+    if not raws:
+        return None
+    return held_out_raw_scores(detector.scorer_names_, detector.scorers_, raws, scaled,
+                               detector.scorer_window_, seed)
+
+
+def calibration_scores(detector, scaled, errors, held, scores):
     """The training scores the threshold is fitted on, as new data would score.
 
     The scorers score their own training windows lower than new ones, so
     ``scores`` (the training scores) are raised by that optimism: the median
     of the combined scores when each half of the series is scored by scorers
-    fitted on the other half (:func:`~fusionlab.detection.ensemble.held_out_raw_scores`)
-    less the median of ``scores``, never negative. A difference of medians,
-    so the training data's own anomalies (which score far higher held out)
-    do not lift it. Without scorers, or for a series too short to halve,
-    ``scores`` as they are.
+    fitted on the other half (``held``: :func:`held_out_scores`) less the
+    median of ``scores``, never negative. A difference of medians, so the
+    training data's own anomalies (which score far higher held out) do not
+    lift it. Without held-out scores, ``scores`` as they are.
     """
-    held = (held_out_raw_scores(detector.scorer_names_, detector.scorers_, raws, scaled,
-                                detector.scorer_window_, seed) if raws else None)
     if held is None:
         return scores
     held_scores = finish_contributions(detector, scaled, errors, held).sum(axis=1)

@@ -37,11 +37,14 @@ class ResidualScorer(BaseScorer):
     a duplicated sensor, scores as it breaks, not as its rounding moves).
 
     A window is scored by its centre point: the score of the point itself,
-    the window only places it (``point_exact``: the detector's smoothing
-    leaves each point at least its share of this score, so a one-point
-    break of one sensor is not spread over its neighbours). A single
-    feature has no other to agree with: it scores 0 everywhere, which leaves
-    the detector's ranking as it would be without this scorer.
+    the window only places it (``point_exact``: the detector scores every
+    point with :meth:`score_points`, adds the score on top of its window
+    scorers' aggregate, names the features by :meth:`point_parts`, and
+    keeps unsmoothed what a point scores beyond the end of the training
+    scores' tail, so a one-point break of one sensor is not spread over its
+    neighbours). A single feature has no other to agree with: it scores 0
+    everywhere, which leaves the detector's ranking as it would be without
+    this scorer.
 
     Parameters
     ----------
@@ -67,6 +70,8 @@ class ResidualScorer(BaseScorer):
     >>> scorer = ResidualScorer().fit(x, 20)
     >>> int(np.argmax(scorer.score_points(late)))
     795
+    >>> int(np.argmax(scorer.point_parts(late)[795]))   # the sensor that broke
+    1
     """
 
     name = "residual"
@@ -142,6 +147,21 @@ class ResidualScorer(BaseScorer):
         residual = _without_rounding(standard - standard @ self.components_.T @ self.components_)
         return (residual / self.residual_scale_) ** 2 * self.active_
 
+    def point_parts(self, values):
+        """Each feature's part of every point's score of ``values`` ``(n, f)``: ``(n, f)``.
+
+        A row sums to the point's :meth:`score_points`; each entry is that
+        feature's squared residual over its training residual variance,
+        so the largest names the feature the others do not explain.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2 or values.shape[1] != self.n_features_:
+            raise ValueError(f"`values` must have {self.n_features_} feature(s); received "
+                             f"shape {values.shape}.")
+        return self._parts(values)
+
     def score_points(self, values):
         """Score of every point of ``values`` ``(n, f)`` on its own values, the ends included.
 
@@ -150,13 +170,7 @@ class ResidualScorer(BaseScorer):
         ends; here each of those points is scored too, as the detector
         scores with this scorer (``point_exact``).
         """
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim == 1:
-            values = values[:, None]
-        if values.ndim != 2 or values.shape[1] != self.n_features_:
-            raise ValueError(f"`values` must have {self.n_features_} feature(s); received "
-                             f"shape {values.shape}.")
-        return self._parts(values).sum(axis=1)
+        return self.point_parts(values).sum(axis=1)
 
     def _score(self, windows):
         return self._parts(windows[:, self.window_ // 2, :]).sum(axis=1)

@@ -54,10 +54,11 @@ class BaseScorer:
     #: aggregate of the others (:mod:`~fusionlab.detection.ensemble`).
     calibrated = False
     #: True for a scorer whose score of a point is that point's own (the
-    #: window only places it), given by ``score_points(values)``: the
-    #: detector scores every point with it, the first and last half windows
-    #: included, and the smoothing does not spread it, each point scoring
-    #: at least its share of the aggregate unsmoothed
+    #: window only places it), given by ``score_points(values)`` and split
+    #: over the features by ``point_parts(values)``: the detector scores
+    #: every point with it, the first and last half windows included, adds
+    #: it on top of the others' aggregate, and keeps unsmoothed what a point
+    #: scores beyond the end of the training scores' tail
     #: (:func:`~fusionlab.detection.scoring.keep_exact`).
     point_exact = False
 

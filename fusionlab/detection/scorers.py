@@ -21,7 +21,9 @@ Every scorer has the same small interface, so one is easily swapped or added
   of it (``None`` otherwise): what locates an event's bounds;
 - for a *point-exact* scorer (``point_exact = True``: the residual scorer),
   ``score_points(values)`` -- every point scored on its own values, the
-  ends included, which the detector uses instead of ``score``;
+  ends included, which the detector uses instead of ``score``, and
+  ``point_parts(values)`` -- each feature's part of those scores, which
+  ``explain`` splits that scorer's share by;
 - ``get_state()`` / ``from_state(params, arrays)`` -- JSON parameters and
   NumPy arrays, what an archive stores (nothing pickled).
 

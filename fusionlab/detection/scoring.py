@@ -480,10 +480,11 @@ def keep_exact(smoothed, exact):
     """``smoothed`` contributions, each row raised to ``exact``'s where that row sums higher.
 
     ``exact`` holds the point-exact scorers' share of the unsmoothed
-    contributions (:func:`~fusionlab.detection.ensemble.exact_contributions`):
-    the smoothing may lower a point's score below it, never the point-exact
-    part, so a break that scorer places on one point keeps its height there
-    while the window scorers' evidence stays smoothed around it. Rows still
+    contributions, beyond the end of the training scores' tail
+    (:func:`~fusionlab.detection.ensemble.exact_contributions`): the
+    smoothing may lower a point's score below it, never that part, so a
+    break that scorer places on one point keeps its height there while the
+    window scorers' evidence stays smoothed around it. Rows still
     sum to the point's score. ``exact=None`` returns ``smoothed``.
 
     Examples

@@ -79,10 +79,10 @@ def _scales(values):
     return [scale.to_list() for scale in values]
 
 
-def _read_scales(values):
+def _read_scales(values, name="scorer_scales_"):
     if not isinstance(values, list):
-        raise TypeError(f"`scorer_scales_` must be a list; received {values!r}.")
-    return [RobustScale.from_list(v, f"scorer_scales_[{i}]") for i, v in enumerate(values)]
+        raise TypeError(f"`{name}` must be a list; received {values!r}.")
+    return [RobustScale.from_list(v, f"{name}[{i}]") for i, v in enumerate(values)]
 
 
 def _positive(name, allow_none=False):
@@ -131,6 +131,11 @@ FITTED = {
     # their share through the smoothing scored them on window centres and
     # smoothed them with the others.
     "exact_kept_": ("exact_kept_", bool, lambda v: check_bool(v, "exact_kept_"), False),
+    # Archives written before point-exact scorers were added on top, split by
+    # their own parts and kept unsmoothed only beyond the end of the training
+    # scores' tail, averaged them with the others (None).
+    "exact_scales_": ("exact_scales_", lambda v: None if v is None else _scales(v),
+                      lambda v: _read_scales(v, "exact_scales_"), None),
 }
 #: Prefix of the subsequence scorers' arrays in an archive: ``scorer<i>.<name>``.
 SCORER_ARRAYS = "scorer"
@@ -317,6 +322,9 @@ def _read_scorers(detector, states, arrays):
             f"`scorer_scales_` must hold {expected} scale(s), one per scorer; received "
             f"{len(detector.scorer_scales_)}."
         )
+    if detector.exact_scales_ is not None and len(detector.exact_scales_) != expected:
+        raise ValueError(f"`exact_scales_` must hold {expected} scale(s), one per scorer; "
+                         f"received {len(detector.exact_scales_)}.")
     if names and detector.scorer_window_ is None:
         raise ValueError("`scorer_window_` is missing for the scorers " f"{names}.")
     scorers = []

@@ -98,9 +98,14 @@ class Spec:
     #: Calibrated scorers added on top of the others (False: a detector
     #: fitted before that, which averaged them).
     calibrated_added: bool = True
-    #: No point smoothed below the point-exact scorers' share of its score
-    #: (False: a detector fitted before that, which smoothed it too).
+    #: Point-exact scorers score every point and part of their share is kept
+    #: through the smoothing (False: a detector fitted before that, which
+    #: smoothed it too).
     exact_kept: bool = False
+    #: The detector's ``exact_scales_``: point-exact scorers added on top,
+    #: split by their own parts, kept unsmoothed beyond these scales (None: a
+    #: detector fitted before that, which averaged them with the others).
+    exact_scales: list | None = None
     #: One bool per subsequence scorer: True for a point-exact scorer that
     #: scores each point as it arrives (with ``exact_kept``), not windows.
     pointwise: list = field(init=False)
@@ -131,12 +136,14 @@ class Spec:
                 "smoothing_width": self.smoothing_width, "peak_weight": self.peak_weight,
                 "merge_gap": self.merge_gap, "finish": self.finish, "recon_rule": self.recon_rule,
                 "capacity": self.capacity,
-                # Only where it applies, so the states saved before it still fit.
-                **({"exact_kept": True} if self.keeps_exact else {})}
+                # Only where they apply, so the states saved before them still fit.
+                **({"exact_kept": True} if self.keeps_exact else {}),
+                **({"exact_scales": [[s.median, s.iqr] for s in self.exact_scales]}
+                   if self.exact_scales is not None and self.keeps_exact else {})}
 
     @property
     def keeps_exact(self):
-        """True when point-exact scorers score every point and keep their share unsmoothed."""
+        """True when point-exact scorers score every point and part of their share is kept."""
         return any(self.pointwise)
 
     @property
@@ -162,6 +169,7 @@ class Spec:
     def from_detector(cls, detector, *, top_k, max_event_length, max_hold, queue=0):
         from ..detection.ensemble import check_scorers
         from ..detection.models import time_aware
+        from ..detection.point_scores import exact_rules
 
         scales = list(getattr(detector, "scorer_scales_", []) or [])
         fitted_names = getattr(detector, "scorer_names_", None)
@@ -196,6 +204,8 @@ class Spec:
             point_error_level=float(getattr(detector, "point_error_level_", 0.0)),
             calibrated_added=bool(getattr(detector, "calibrated_added_", False)),
             exact_kept=bool(getattr(detector, "exact_kept_", False)),
+            exact_scales=(list(exact_rules(detector)) if scales and exact_rules(detector)
+                          is not None else None),
         )
 
 
@@ -256,7 +266,8 @@ class SeriesPipeline:
         self.errors = WindowErrors(f, length, spec.window if spec.horizon else 0)
         self.combiner = (Combiner(f, spec.window, spec.scorer_window, spec.scorer_names,
                                   spec.scales, spec.combine, spec.recon_rule, spec.peak_weight,
-                                  spec.calibrated_added, spec.pointwise)
+                                  spec.calibrated_added, spec.pointwise,
+                                  spec.exact_scales if spec.keeps_exact else None)
                          if spec.scales else None)
         self.smoother = Smoother(spec.smoothing_width, spec.peak_weight, f, spec.keeps_exact)
         self.events = EventTracker(spec.threshold, spec.feature_names, spec.merge_gap,
@@ -306,9 +317,11 @@ class SeriesPipeline:
         self.n += scaled.shape[0]
         self.errors.add_points(scaled.shape[0])
         if self.combiner is not None and self.combiner.n_point:
-            # Point-exact scorers score each point as it arrives, on the kept values.
+            # Point-exact scorers score each point as it arrives, on the kept
+            # values (each feature's part, where their own parts split them).
             self.combiner.push_point_scores(np.column_stack(
-                [scorer.score_points(scaled) for scorer in spec.point_scorers]))
+                [scorer.point_parts(scaled) if self.combiner.exact_scales is not None
+                 else scorer.score_points(scaled) for scorer in spec.point_scorers]))
 
     def _time_deltas(self, stamps, k):
         """Time before each new point over ``time_scale`` (1 for the first, or without stamps)."""

@@ -123,9 +123,12 @@ def check_fingerprint(saved, current, what):
     """ValueError naming what differs between a saved detector's fingerprint and this one's."""
     if not isinstance(saved, dict):
         raise ValueError(f"{what}: the saved detector description is malformed.")
-    differ = [key for key in current if saved.get(key) != current[key]]
+    # Both ways: a key only one side has (a rule added since) differs too.
+    differ = [key for key in dict.fromkeys([*current, *saved])
+              if saved.get(key) != current.get(key)]
     if differ:
-        shown = ", ".join(f"{k} {saved.get(k)!r:.40} vs {current[k]!r:.40}" for k in differ[:3])
+        shown = ", ".join(f"{k} {saved.get(k)!r:.40} vs {current.get(k)!r:.40}"
+                          for k in differ[:3])
         raise ValueError(f"{what} was streamed with another detector (model "
                          f"{saved.get('model_id')!r}; differs in {shown}); restore it with the "
                          "detector it was taken with.")

@@ -24,7 +24,7 @@ batch stage                    incremental counterpart
                                and split over the features
 ``smooth_errors``,             :class:`Smoother` -- a centred average, the
 ``keep_exact``                 ``peak_weight`` rule and the point-exact scorers'
-                               share kept
+                               share beyond their training tail kept
 =============================  =====================================================
 
 Every state is a handful of NumPy arrays and integers
@@ -361,7 +361,7 @@ class _Queue(Copyable):
 
 
 class Combiner(_Stage):
-    """The ensemble stage: window error and scorers' scores, scaled, aggregated, split.
+    """The ensemble stage: window error and scorers' scores, scaled, aggregated (some added), split.
 
     Incremental :func:`~fusionlab.detection.ensemble.raw_scores` and
     :func:`~fusionlab.detection.ensemble.combine_contributions`: the model's
@@ -389,10 +389,17 @@ class Combiner(_Stage):
         row is followed by those scorers' share of it
         (:func:`~fusionlab.detection.ensemble.exact_contributions`), which
         the :class:`Smoother` keeps (``2 * n_features`` columns).
+    exact_scales : sequence of RobustScale, optional
+        The detector's ``exact_scales_``. With them, the point scorers are
+        added on top of the others, their share is split by their own
+        per-feature parts (pushed as ``(k, n_point * n_features)``) and
+        measured on these scales; without (a detector fitted before), they
+        are averaged with the others and split by the model's shares.
     """
 
     def __init__(self, n_features, model_window, scorer_window, names, scales, how,
-                 recon_rule="average", peak_weight=0.0, add_calibrated=True, pointwise=None):
+                 recon_rule="average", peak_weight=0.0, add_calibrated=True, pointwise=None,
+                 exact_scales=None):
         from ..detection.ensemble import RECONSTRUCTION
 
         self.n_features = int(n_features)
@@ -415,18 +422,23 @@ class Combiner(_Stage):
         self._errors = _Queue(self.n_features + 1)
         self._raw = _Queue(1)
         self._scores = _Queue(self.n_window)
-        self._points = _Queue(self.n_point)
+        self.exact_scales = None if exact_scales is None else list(exact_scales)
+        # With exact scales, each point scorer's per-feature parts, else its score.
+        self.point_columns = self.n_features if self.exact_scales is not None else 1
+        self._points = _Queue(self.n_point * self.point_columns)
         self.n_out = 0
-        from ..detection.ensemble import calibrated_flags
+        from ..detection.ensemble import added_flags, calibrated_flags
 
         self.calibrated = calibrated_flags(self.names)
+        # Archives fitted before calibrated scorers were added on top averaged
+        # them; before point-exact ones were, averaged those.
+        self.added = (added_flags(self.names, points=self.exact_scales is not None)
+                      if add_calibrated else None)
         # The point scorers' flags in the order of the names (None without any):
         # their share of the aggregate is emitted beside it.
         flags = iter(self.pointwise)
         self.exact = ([position != self.recon_position and next(flags)
                        for position in range(len(self.names))] if self.n_point else None)
-        # Archives fitted before calibrated scorers were added on top averaged them.
-        self.add_calibrated = bool(add_calibrated)
         self._located = []      # the calibrated scorers' raw scores of the rows emitted
 
     def push_contributions(self, rows):
@@ -458,9 +470,18 @@ class Combiner(_Stage):
             self._scores.put(self.centres.push(scores))
 
     def push_point_scores(self, scores):
-        """The point scorers' raw scores ``(k, n_point)`` of the next points."""
+        """The point scorers' scores of the next points.
+
+        ``(k, n_point * n_features)``, each scorer's ``point_parts`` side by
+        side, with exact scales; else ``(k, n_point)``, their raw scores.
+        """
+        scores = np.asarray(scores, dtype=np.float64)
+        columns = self.n_point * self.point_columns
+        if scores.ndim != 2 or scores.shape[1] != columns:
+            raise ValueError(f"point scores must have shape (k, {columns}); received "
+                             f"{scores.shape}.")
         if scores.shape[0]:
-            self._points.put(np.asarray(scores, dtype=np.float64).reshape(-1, self.n_point))
+            self._points.put(scores)
 
     @property
     def columns(self):
@@ -478,28 +499,40 @@ class Combiner(_Stage):
         return self._combine(self._errors.take(k), self._scores.take(k), self._points.take(k))
 
     def _combine(self, averaged, windowed, pointed):
-        from ..detection.ensemble import aggregate, error_shares, located_scores
+        from ..detection.ensemble import (
+            combine_contributions,
+            error_shares,
+            exact_contributions,
+            located_scores,
+        )
 
         # The raw scores in the order of the scorers: the model's window
-        # error, then each scorer's column from its own queue.
-        columns = {False: iter(windowed.T), True: iter(pointed.T)}
+        # error, then each scorer's column (or per-feature parts) from its
+        # own queue.
+        f = self.point_columns
+        parts = [pointed[:, i * f:(i + 1) * f] for i in range(self.n_point)]
+        columns = {False: iter(windowed.T), True: iter(part.sum(axis=1) for part in parts)}
+        owns = iter(error_shares(part) for part in parts)
         flags = iter(self.pointwise)
-        raws = [averaged[:, self.n_features] if position == self.recon_position
-                else next(columns[next(flags)]) for position in range(len(self.names))]
-        scaled = [scale.transform(raw) for raw, scale in zip(raws, self.scales, strict=True)]
-        added = self.calibrated if self.add_calibrated else None
-        combined = aggregate(scaled, self.how, added)
+        raws, own = [], []
+        for position in range(len(self.names)):
+            point = position != self.recon_position and next(flags)
+            raws.append(averaged[:, self.n_features] if position == self.recon_position
+                        else next(columns[point]))
+            own.append(next(owns) if point and self.exact_scales is not None else None)
+        own = own if self.exact_scales is not None else None
         located = located_scores(self.names, raws)
         if located is not None:
             self._located.append(located)
         shares = error_shares(averaged[:, : self.n_features])
-        self.n_out += combined.shape[0]
-        rows = combined[:, None] * shares
+        rows = combine_contributions(raws, self.scales, shares, self.how, self.added, own=own)
+        self.n_out += rows.shape[0]
         if self.exact is None:
             return rows
-        # The point-exact scorers' share alone, as exact_contributions gives it.
-        exact = aggregate(scaled, self.how, added, only=self.exact)
-        return np.concatenate([rows, exact[:, None] * shares], axis=1)
+        # The point-exact scorers' share alone, as the batch scoring keeps it.
+        exact = exact_contributions(raws, self.exact_scales or self.scales, shares, self.how,
+                                    self.names, self.added, own)
+        return np.concatenate([rows, exact], axis=1)
 
     def take_located(self):
         """The calibrated scorers' raw scores of the rows emitted since the last call, or None."""
@@ -543,7 +576,7 @@ class Combiner(_Stage):
             if "points_queue" not in arrays:
                 raise ValueError("state `points_queue` is missing.")
             self._points.rows = _check_array(arrays["points_queue"], "points_queue",
-                                             (None, self.n_point))
+                                             (None, self.n_point * self.point_columns))
 
 
 class Smoother(_Stage):
