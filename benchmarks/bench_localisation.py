@@ -6,7 +6,7 @@ the injected anomalous indices for:
 
 - ``AnomalyDetector()`` with its defaults (LSTM autoencoder, automatic
   window, robust two-stage training, errors averaged over covering windows,
-  then smoothed over 1.5 % of the series with large errors kept);
+  then smoothed over the model's window with large errors kept);
 - the exercise recipe: ``LSTMAutoencoderAnomaly(latent_dim=8,
   lstm_units=16)``, window 20, 20 epochs, standardised data, each window's
   mean squared error assigned to its *last* point.

@@ -134,6 +134,20 @@ def test_bad_columns_and_options_exit_2(series_csv, capsys):
     assert "--time-col" in error_of(capsys)
 
 
+def test_smoothing_takes_a_window_name_or_a_number(series_csv, capsys):
+    path, _ = series_csv
+    for value in ("window", "model", "0.02"):
+        assert main(["detect", str(path), "--time-col", "timestamp", "--smoothing", value,
+                     *FAST]) == 0
+        capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["detect", str(path), "--smoothing", "wide", *FAST])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "--smoothing: expected 'model', 'window' or a number in [0, 1); received 'wide'" in err
+
+
 # -- 15. outputs checked before training, written by suffix -------------------------------------
 def test_impute_with_a_plot_writes_both(series_csv, tmp_path):
     _, frame = series_csv

@@ -536,8 +536,14 @@ def test_max_train_windows_is_validated():
 
 def test_smoothing_is_on_by_default(fitted):
     det, _ = fitted
-    assert AnomalyDetector().smoothing == 0.015 and AnomalyDetector().peak_weight == 0.125
-    assert det.smoothing_width_ == 4  # round(0.015 * 300)
+    assert AnomalyDetector().smoothing == "model" and AnomalyDetector().peak_weight == 0.125
+    assert det.smoothing_width_ == 4  # tiny()'s round(0.015 * 300)
+    # The model's window, whatever the length of the series.
+    for n in (300, 1200):
+        model = tiny(smoothing="model", window=12, epochs=1).fit(make_frame(n))
+        assert model.smoothing_width_ == model.window_ == 12
+    with pytest.raises(TypeError, match="'model' or 'window'"):
+        tiny(smoothing="modle").fit(make_frame())
 
 
 def _raw_contributions(det, frame):
@@ -620,6 +626,7 @@ def test_peak_weight_keeps_a_single_spike_beside_a_long_incident():
     [(None, 1), (0, 1), (0.001, 1), (0.015, 2), (0.05, 6), (0.2, 24), (0.9, 80)],
 )
 def test_smoothing_width_from_the_series_length(smoothing, width):
+    # A number is a fraction of the training series.
     # 120 points, window 8: width = round(smoothing * 120), between 1 and 10 windows.
     x = make_frame(120)[["a"]].to_numpy()
     det = tiny(window=8, smoothing=smoothing, epochs=1).fit(x)

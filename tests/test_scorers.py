@@ -222,7 +222,7 @@ def test_default_combines_four_scorers(ensemble):
     assert det.scorers == ("reconstruction", "discord", "isolation", "residual")
     assert [s.name for s in det.scorers_] == ["discord", "isolation", "residual"]
     assert det.scorer_window_ == 24  # the daily period of an hourly series
-    assert det.smoothing_width_ == 11  # round(0.015 * 720)
+    assert det.smoothing_width_ == det.window_  # the model's window
     windowed = AnomalyDetector(smoothing="window", model="conv_autoencoder", model_params=TINY,
                                epochs=1, robust=False, random_state=0).fit(data)
     assert windowed.smoothing_width_ == windowed.scorer_window_ == 24

@@ -29,6 +29,17 @@ _FLAGS = {
 }
 
 
+def _smoothing(text):
+    """``--smoothing``: 'model', 'window' or a number (argparse reports a bad one)."""
+    if text in ("model", "window"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'model', 'window' or a number in [0, 1); received {text!r}") from None
+
+
 def build_parser():
     """The ``fusionlab`` argument parser (imports nothing heavy)."""
     parser = argparse.ArgumentParser(
@@ -51,9 +62,10 @@ def build_parser():
     detect.add_argument("--batch-size", type=int, default=64)
     detect.add_argument("--threshold", default="percentile", choices=THRESHOLD_NAMES)
     detect.add_argument("--contamination", type=float, default=0.05)
-    detect.add_argument("--smoothing", type=float,
-                        help="average the scores over this fraction of the series "
-                             "(default 0.015; 0 keeps the raw point errors)")
+    detect.add_argument("--smoothing", type=_smoothing,
+                        help="average the scores over the model's window ('model', the "
+                             "default), the scorers' window ('window') or this fraction "
+                             "of the series (0 keeps the raw point errors)")
     detect.add_argument("--peak-weight", type=float,
                         help="keep this fraction of a point's own error through the "
                              "smoothing (default 0.125)")

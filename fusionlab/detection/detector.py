@@ -160,14 +160,17 @@ class AnomalyDetector(BaseDetector):
         (:func:`~fusionlab.detection.period.choose_scorer_window`: the
         dominant period, 100 without a clear one, bounded to
         ``[min_window, min(400, n // 4)]``).
-    smoothing : float, 'window' or None, default=0.015
+    smoothing : 'model', 'window', float or None, default='model'
         Width of a centred moving average of the scores
-        (:func:`~fusionlab.detection.scoring.smooth_errors`). A number: a
-        fraction of the training series, ``smoothing_width_ = round(smoothing
-        * n_points)`` in ``[1, 10 * window_]``. ``'window'``: the scorers'
-        window (``scorer_window_``, else ``window_``), so each point scores
-        the mean of the windows that contain it (on NAB as good, but it
-        widens short incidents into day-long events on 5-minute data).
+        (:func:`~fusionlab.detection.scoring.smooth_errors`). ``'model'``:
+        the model's window (``smoothing_width_ = window_``), so each point
+        scores the mean of the model window centred on it, however long the
+        series. ``'window'``: the scorers' window (``scorer_window_``, else
+        ``window_``; on NAB as good, but it widens short incidents into
+        day-long events on 5-minute data). A number: a fraction of the
+        training series, ``round(smoothing * n_points)`` in ``[1, 10 *
+        window_]`` (0.015 was the default before: a width that grows with
+        the series).
         ``None`` or 0: raw scores. Lasting anomalies then score over their
         whole extent and noise peaks are averaged away (as Hundman et al.,
         2018, smooth their errors); short anomalies of moderate size pay
@@ -311,7 +314,7 @@ class AnomalyDetector(BaseDetector):
         scorers=("reconstruction", "discord", "isolation", "residual"),
         combine="mean",
         scorer_window=None,
-        smoothing=0.015,
+        smoothing="model",
         peak_weight=0.125,
         model_params=None,
         min_window=8,

@@ -338,13 +338,17 @@ def point_contributions(model, data, window, *, horizon=0, batch_size=1024, time
     return errors / errors.shape[1]
 
 
+#: The widths ``smoothing`` may name: the model's window, the scorers' window.
+SMOOTHING_WINDOWS = ("model", "window")
+
+
 def check_smoothing(smoothing):
-    """``smoothing`` is ``'window'``, None or a number in [0, 1); return it."""
+    """``smoothing`` is ``'model'``, ``'window'``, None or a number in [0, 1); return it."""
     if isinstance(smoothing, str):
-        if smoothing != "window":
+        if smoothing not in SMOOTHING_WINDOWS:
             raise TypeError(
-                "`smoothing` must be a number in [0, 1), None or 'window'; received "
-                f"{smoothing!r} of type str."
+                "`smoothing` must be a number in [0, 1), None, 'model' or 'window'; "
+                f"received {smoothing!r} of type str."
             )
     elif smoothing is not None:
         check_rate(smoothing, "smoothing", low=0.0, high=1.0, include_high=False)
@@ -354,20 +358,26 @@ def check_smoothing(smoothing):
 def smoothing_width(smoothing, n_points, window, smoothing_window=None):
     """Points averaged by the score smoothing.
 
-    ``smoothing='window'``: ``smoothing_window`` (default ``window``), the
-    length of the windows the scores describe, so each point gets the mean
-    score of the windows that contain it. A number: ``round(smoothing *
-    n_points)``, at least 1 (no smoothing; also for ``smoothing=None``) and
-    at most ``10 * window``.
+    ``smoothing='model'``: ``window``, the model's window, so each point
+    gets the mean score of the model window centred on it, whatever the
+    length of the series. ``smoothing='window'``: ``smoothing_window``
+    (default ``window``), the length of the windows the scorers' scores
+    describe, so each point gets the mean score of the windows that contain
+    it. A number: ``round(smoothing * n_points)``, at least 1 (no
+    smoothing; also for ``smoothing=None``) and at most ``10 * window``.
 
     Examples
     --------
     >>> from fusionlab.detection.scoring import smoothing_width
+    >>> smoothing_width("model", 400, 20), smoothing_width("model", 40_000, 20, 50)
+    (20, 20)
     >>> smoothing_width(0.015, 400, 20), smoothing_width(None, 400, 20)
     (6, 1)
     >>> smoothing_width("window", 400, 20), smoothing_width("window", 400, 20, 50)
     (20, 50)
     """
+    if isinstance(smoothing, str) and smoothing == "model":
+        return max(int(window), 1)
     if isinstance(smoothing, str) and smoothing == "window":
         return max(int(window if smoothing_window is None else smoothing_window), 1)
     return int(np.clip(round((smoothing or 0.0) * n_points), 1, 10 * window))

@@ -358,9 +358,22 @@ class DetectorParams(_Strict):
     robust: bool = True
     random_state: int | None = Field(0, ge=0)
     impute: Literal["linear", "ffill"] | None = None
-    smoothing: float | None = Field(0.015, ge=0, le=0.5)
+    #: 'model' (the model's window), 'window' (the scorers' window), a
+    #: fraction of the training series in [0, 0.5], or None (raw scores).
+    smoothing: str | float | None = "model"
     learning_rate: float = Field(1e-3, gt=0, le=1)
     validation_split: float = Field(0.1, ge=0, lt=0.5)
+
+    @field_validator("smoothing", mode="before")
+    @classmethod
+    def _smoothing(cls, value):
+        if value is None or value in ("model", "window"):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool) and (
+                0 <= value <= 0.5):
+            return float(value)
+        raise ValueError(f"must be 'model', 'window', a number in [0, 0.5] (a fraction of the "
+                         f"series) or null; received {value!r:.60}")
 
 
 class DatasetParams(_Strict):

@@ -382,6 +382,16 @@ def test_bad_upload_fields_get_422(http, files, data, words):
     assert words in answer.json()["detail"]
 
 
+@pytest.mark.parametrize("smoothing", ["wide", 0.7, True])
+def test_a_bad_smoothing_of_a_fit_gets_422(http, files, smoothing):
+    with open(files["series"], "rb") as handle:
+        answer = http.post("/api/models", files={"series": ("series.csv", handle)}, data={
+            "time_column": "time", "params": json.dumps({"smoothing": smoothing})})
+    assert answer.status_code == 422, answer.text
+    assert ("form field `params.smoothing`: Value error, must be 'model', 'window', a number "
+            "in [0, 0.5]") in answer.json()["detail"]
+
+
 def test_upload_without_multipart_or_file_is_400(http):
     answer = http.post("/api/datasets/upload", json={"file": "x"})
     assert answer.status_code == 400 and "multipart/form-data" in answer.json()["detail"]
