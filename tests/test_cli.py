@@ -140,12 +140,14 @@ def test_smoothing_takes_a_window_name_or_a_number(series_csv, capsys):
         assert main(["detect", str(path), "--time-col", "timestamp", "--smoothing", value,
                      *FAST]) == 0
         capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        main(["detect", str(path), "--smoothing", "wide", *FAST])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert "--smoothing: expected 'model', 'window' or a number in [0, 1); received 'wide'" in err
+    for bad in ("wide", "1.5", "nan"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["detect", str(path), "--smoothing", bad, *FAST])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert (f"--smoothing: expected 'model', 'window' or a number in [0, 1); "
+                f"received '{bad}'") in err
 
 
 # -- 15. outputs checked before training, written by suffix -------------------------------------

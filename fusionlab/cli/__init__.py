@@ -34,10 +34,13 @@ def _smoothing(text):
     if text in ("model", "window"):
         return text
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
+        value = None
+    if value is None or not 0 <= value < 1:
         raise argparse.ArgumentTypeError(
-            f"expected 'model', 'window' or a number in [0, 1); received {text!r}") from None
+            f"expected 'model', 'window' or a number in [0, 1); received {text!r}")
+    return value
 
 
 def build_parser():

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
@@ -360,7 +360,7 @@ class DetectorParams(_Strict):
     impute: Literal["linear", "ffill"] | None = None
     #: 'model' (the model's window), 'window' (the scorers' window), a
     #: fraction of the training series in [0, 0.5], or None (raw scores).
-    smoothing: str | float | None = "model"
+    smoothing: Literal["model", "window"] | Annotated[float, Field(ge=0, le=0.5)] | None = "model"
     learning_rate: float = Field(1e-3, gt=0, le=1)
     validation_split: float = Field(0.1, ge=0, lt=0.5)
 
@@ -372,8 +372,8 @@ class DetectorParams(_Strict):
         if isinstance(value, int | float) and not isinstance(value, bool) and (
                 0 <= value <= 0.5):
             return float(value)
-        raise ValueError(f"must be 'model', 'window', a number in [0, 0.5] (a fraction of the "
-                         f"series) or null; received {value!r:.60}")
+        raise ValueError("must be 'model', 'window', a number in [0, 0.5] (a fraction of the "
+                         "series) or null")
 
 
 class DatasetParams(_Strict):

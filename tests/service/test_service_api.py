@@ -388,8 +388,10 @@ def test_a_bad_smoothing_of_a_fit_gets_422(http, files, smoothing):
         answer = http.post("/api/models", files={"series": ("series.csv", handle)}, data={
             "time_column": "time", "params": json.dumps({"smoothing": smoothing})})
     assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
     assert ("form field `params.smoothing`: Value error, must be 'model', 'window', a number "
-            "in [0, 0.5]") in answer.json()["detail"]
+            "in [0, 0.5]") in detail
+    assert detail.count("received") == 1
 
 
 def test_upload_without_multipart_or_file_is_400(http):
