@@ -26,9 +26,10 @@ from fusionlab.distributed.devices import available_devices, data_parallel, repl
 x = np.sin(np.arange(480) * 2 * np.pi / 24) + np.random.default_rng(0).normal(0, 0.05, 480)
 x[300:303] += 3.0
 # The model's error alone: what the devices train (the subsequence scorers are fitted
-# on the host either way).
+# on the host either way); raw scores, so the spike is found at its points.
 settings = dict(model="conv_autoencoder", window=24, epochs=3, random_state=0,
-                scorers=("reconstruction",), model_params={"filters": (8,), "latent_channels": 4})
+                scorers=("reconstruction",), smoothing=None,
+                model_params={"filters": (8,), "latent_channels": 4})
 with data_parallel() as n:
     assert n == 2 and replica_count() == 2, (n, replica_count())
     try:

@@ -359,8 +359,8 @@ def test_websocket_ingest_and_subscribers(live, fitted):
 
 def test_slow_client_loses_no_high_or_critical_and_since_seq_fills_the_gaps(tmp_path, fitted):
     detector, frame, archive = fitted
-    # many events: a low threshold; a queue of 5 messages for each client
-    noisy = fit(frame.iloc[:240], contamination=0.3)
+    # many events: a low threshold and little smoothing; a queue of 5 messages for each client
+    noisy = fit(frame.iloc[:240], contamination=0.3, smoothing=0.015)
     noisy.save(tmp_path / "noisy.zip")
     server = LocalServer(tmp_path / "data", args=["--ws-queue-size", "5",
                                                   "--stream-min-severity", "low"]).start()
