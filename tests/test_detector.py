@@ -492,8 +492,11 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["detect", str(data), "--columns", "zz", "--quiet"]) == 2
     assert main(["detect", str(data), "--time-col", "t", "--quiet"]) == 2
     assert "fewer than the window" in capsys.readouterr().err
-    assert main(["detect", str(data), "--time-col", "t", "--smoothing", "1.5", "--quiet"]) == 2
-    assert "--smoothing must be in [0.0, 1.0); received 1.5" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # refused as the options are read
+        main(["detect", str(data), "--time-col", "t", "--smoothing", "1.5", "--quiet"])
+    assert exit_info.value.code == 2
+    assert ("--smoothing: expected 'model', 'window' or a number in [0, 1); received '1.5'"
+            in capsys.readouterr().err)
     assert main(["detect", str(data), "--time-col", "t", "--peak-weight", "2", "--quiet"]) == 2
     assert "--peak-weight must be in [0.0, 1.0]; received 2.0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
