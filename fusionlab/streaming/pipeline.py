@@ -175,6 +175,7 @@ class Spec:
         fitted_names = getattr(detector, "scorer_names_", None)
         names = (list(fitted_names if fitted_names is not None else
                       check_scorers(detector.scorers)) if scales else ["reconstruction"])
+        exact = exact_rules(detector) if scales else None
         return cls(
             detector=detector,
             n_features=int(detector.n_features_in_),
@@ -204,8 +205,7 @@ class Spec:
             point_error_level=float(getattr(detector, "point_error_level_", 0.0)),
             calibrated_added=bool(getattr(detector, "calibrated_added_", False)),
             exact_kept=bool(getattr(detector, "exact_kept_", False)),
-            exact_scales=(list(exact_rules(detector)) if scales and exact_rules(detector)
-                          is not None else None),
+            exact_scales=None if exact is None else list(exact),
         )
 
 

@@ -434,11 +434,6 @@ class Combiner(_Stage):
         # them; before point-exact ones were, averaged those.
         self.added = (added_flags(self.names, points=self.exact_scales is not None)
                       if add_calibrated else None)
-        # The point scorers' flags in the order of the names (None without any):
-        # their share of the aggregate is emitted beside it.
-        flags = iter(self.pointwise)
-        self.exact = ([position != self.recon_position and next(flags)
-                       for position in range(len(self.names))] if self.n_point else None)
         self._located = []      # the calibrated scorers' raw scores of the rows emitted
 
     def push_contributions(self, rows):
@@ -486,7 +481,8 @@ class Combiner(_Stage):
     @property
     def columns(self):
         """Columns of the emitted rows: the contributions, then any point-exact share."""
-        return self.n_features * (1 if self.exact is None else 2)
+        # With point scorers, their share of the aggregate is emitted beside it.
+        return self.n_features * (2 if self.n_point else 1)
 
     def emit(self):
         k = self._errors.rows.shape[0]
@@ -510,24 +506,28 @@ class Combiner(_Stage):
         # error, then each scorer's column (or per-feature parts) from its
         # own queue.
         f = self.point_columns
-        parts = [pointed[:, i * f:(i + 1) * f] for i in range(self.n_point)]
-        columns = {False: iter(windowed.T), True: iter(part.sum(axis=1) for part in parts)}
-        owns = iter(error_shares(part) for part in parts)
+        parts = iter(pointed[:, i * f:(i + 1) * f] for i in range(self.n_point))
+        window_columns = iter(windowed.T)
         flags = iter(self.pointwise)
         raws, own = [], []
         for position in range(len(self.names)):
-            point = position != self.recon_position and next(flags)
-            raws.append(averaged[:, self.n_features] if position == self.recon_position
-                        else next(columns[point]))
-            own.append(next(owns) if point and self.exact_scales is not None else None)
-        own = own if self.exact_scales is not None else None
+            if position == self.recon_position:
+                raws.append(averaged[:, self.n_features])
+                own.append(None)
+            elif next(flags):
+                part = next(parts)
+                raws.append(part.sum(axis=1))
+                own.append(error_shares(part) if self.exact_scales is not None else None)
+            else:
+                raws.append(next(window_columns))
+                own.append(None)
         located = located_scores(self.names, raws)
         if located is not None:
             self._located.append(located)
         shares = error_shares(averaged[:, : self.n_features])
         rows = combine_contributions(raws, self.scales, shares, self.how, self.added, own=own)
         self.n_out += rows.shape[0]
-        if self.exact is None:
+        if not self.n_point:
             return rows
         # The point-exact scorers' share alone, as the batch scoring keeps it.
         exact = exact_contributions(raws, self.exact_scales or self.scales, shares, self.how,
